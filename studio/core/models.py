@@ -1,0 +1,113 @@
+"""Model registry: the embedded default, local diffusers folders and user folders."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+RESOURCES_DIR = Path(__file__).resolve().parent.parent.parent / "resources"
+EMBEDDED_MODELS_DIR = RESOURCES_DIR / "models"
+DEFAULT_MODEL_NAME = "emoji-sd"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A loadable diffusers pipeline folder."""
+
+    name: str
+    path: Path
+    pipeline_class: str
+    embedded: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (built-in)" if self.embedded else self.name
+
+
+def read_model_index(folder: Path) -> dict | None:
+    """The parsed `model_index.json` of `folder`, or None when absent or unreadable."""
+    index = folder / "model_index.json"
+    try:
+        data = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _entry_for(folder: Path, embedded: bool) -> ModelEntry | None:
+    index = read_model_index(folder)
+    if index is None:
+        return None
+    return ModelEntry(folder.name, folder, str(index.get("_class_name", "?")), embedded)
+
+
+def _candidates(folder: Path) -> Iterable[Path]:
+    if (folder / "model_index.json").is_file():
+        yield folder
+    elif folder.is_dir():
+        yield from sorted(p for p in folder.iterdir() if (p / "model_index.json").is_file())
+
+
+class ModelRegistry:
+    """Lists models found in the embedded folder and in user-named folders."""
+
+    def __init__(self, embedded_dir: Path = EMBEDDED_MODELS_DIR, extra_dirs: Iterable[Path] = ()):
+        self.embedded_dir = Path(embedded_dir)
+        self.extra_dirs = [Path(p) for p in extra_dirs]
+
+    @property
+    def searched(self) -> list[Path]:
+        return [self.embedded_dir, *self.extra_dirs]
+
+    def entries(self) -> list[ModelEntry]:
+        """All text-to-image capable models, embedded default first."""
+        found: list[ModelEntry] = []
+        seen: set[Path] = set()
+        for root in self.searched:
+            for folder in _candidates(root):
+                entry = _entry_for(folder, embedded=root == self.embedded_dir)
+                if entry and entry.path.resolve() not in seen and _is_generator(entry):
+                    seen.add(entry.path.resolve())
+                    found.append(entry)
+        found.sort(key=_sort_key)
+        return found
+
+    def default(self) -> ModelEntry | None:
+        entries = self.entries()
+        return entries[0] if entries else None
+
+    def describe_search(self) -> str:
+        """A user-facing sentence saying where models were looked for."""
+        places = ", ".join(str(p) for p in self.searched)
+        return (
+            f"No models found. Looked for diffusers folders (with model_index.json) in: {places}. "
+            "Use File → Add model folder…, or train the built-in model (see README)."
+        )
+
+
+def _sort_key(entry: ModelEntry) -> tuple[bool, bool, str]:
+    is_default = entry.embedded and entry.name == DEFAULT_MODEL_NAME
+    return (not is_default, not entry.embedded, entry.name.lower())
+
+
+def _is_generator(entry: ModelEntry) -> bool:
+    return "Upscale" not in entry.pipeline_class
+
+
+def resolve_model(spec: str, registry: ModelRegistry) -> ModelEntry:
+    """A model by registry name or by folder path; raises FileNotFoundError with advice."""
+    for entry in registry.entries():
+        if spec in (entry.name, str(entry.path)):
+            return entry
+    folder = Path(spec).expanduser()
+    if folder.is_dir():
+        entry = _entry_for(folder, embedded=False)
+        if entry is None:
+            raise FileNotFoundError(
+                f"{folder} is not a diffusers model folder (no model_index.json)"
+            )
+        return entry
+    names = ", ".join(e.name for e in registry.entries()) or "none"
+    raise FileNotFoundError(f"model {spec!r} not found (known models: {names})")

@@ -1,0 +1,64 @@
+"""Finished images: their parameters, infotext and the save-before-show step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from studio import __version__
+from studio.core.infotext import format_infotext
+from studio.core.outputs import OutputFolder
+from studio.core.requests import GenerateRequest, JobKind
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """One finished image: saved (path) or not (save_error), with its infotext."""
+
+    job_id: int
+    index: int
+    image: Image.Image
+    request: GenerateRequest
+    infotext: str
+    path: Path | None
+    save_error: str | None = None
+    steps_done: int | None = None
+
+
+def infotext_for(request: GenerateRequest, steps_done: int | None = None) -> str:
+    """A1111 infotext for a single-image request."""
+    model = request.model_name or Path(request.model_path).name
+    params: dict[str, object] = {
+        "Steps": request.steps,
+        "Sampler": request.scheduler,
+        "CFG scale": request.guidance,
+        "Seed": request.seed,
+        "Size": f"{request.width}x{request.height}",
+        "Model": model,
+    }
+    if request.kind is not JobKind.TXT2IMG:
+        params["Denoising strength"] = request.strength
+        params["Mode"] = request.kind.value
+    if steps_done is not None and steps_done < request.steps:
+        params["Stopped at step"] = steps_done
+    params["Version"] = f"studio {__version__}"
+    return format_infotext(request.prompt, request.negative_prompt, params)
+
+
+class ResultSaver:
+    """Writes every finished image (atomically, with infotext) before anyone shows it."""
+
+    def __init__(self, outputs: OutputFolder) -> None:
+        self.outputs = outputs
+
+    def save(self, job_id: int, index: int, image: Image.Image, request: GenerateRequest,
+             steps_done: int | None = None) -> ImageResult:
+        infotext = infotext_for(request, steps_done)
+        try:
+            path: Path | None = self.outputs.save(image, infotext, f"{request.seed}")
+            error = None
+        except OSError as exc:
+            path, error = None, f"Could not save to {self.outputs.root}: {exc.strerror or exc}"
+        return ImageResult(job_id, index, image, request, infotext, path, error, steps_done)

@@ -1,0 +1,75 @@
+"""Frozen job requests, snapshotted on the GUI thread and handed to the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+SCHEDULER_NAMES: tuple[str, ...] = (
+    "Euler a",
+    "Euler",
+    "DDIM",
+    "DDPM",
+    "DPM++ 2M",
+    "DPM++ 2M Karras",
+    "UniPC",
+)
+
+
+class JobKind(StrEnum):
+    TXT2IMG = "txt2img"
+    IMG2IMG = "img2img"
+    INPAINT = "inpaint"
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """Everything a text-to-image (or img2img/inpaint) job needs, as plain data.
+
+    An empty prompt with guidance 1 is unconditioned generation.
+    """
+
+    model_path: str
+    prompt: str = ""
+    negative_prompt: str = ""
+    steps: int = 25
+    guidance: float = 7.0
+    seed: int = 0
+    width: int = 512
+    height: int = 512
+    scheduler: str = "Euler a"
+    batch_count: int = 1
+    kind: JobKind = JobKind.TXT2IMG
+    strength: float = 0.75
+    init_image: bytes | None = field(default=None, repr=False)
+    mask_image: bytes | None = field(default=None, repr=False)
+    model_name: str = ""
+
+    def validate(self) -> None:
+        """Raise ValueError with a user-facing message when a field is out of range."""
+        if not 1 <= self.steps <= 1000:
+            raise ValueError(f"steps must be between 1 and 1000 (got {self.steps})")
+        if not 0.0 <= self.guidance <= 50.0:
+            raise ValueError(f"guidance must be between 0 and 50 (got {self.guidance})")
+        for label, value in (("width", self.width), ("height", self.height)):
+            if value < 8 or value > 4096 or value % 8:
+                raise ValueError(
+                    f"{label} must be a multiple of 8 between 8 and 4096 (got {value})"
+                )
+        if self.scheduler not in SCHEDULER_NAMES:
+            known = ", ".join(SCHEDULER_NAMES)
+            raise ValueError(f"unknown scheduler {self.scheduler!r}; choose one of: {known}")
+        if not 1 <= self.batch_count <= 100:
+            raise ValueError(f"batch count must be between 1 and 100 (got {self.batch_count})")
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be between 0 and {2**32 - 1} (got {self.seed})")
+        if self.kind is not JobKind.TXT2IMG and not 0.0 < self.strength <= 1.0:
+            raise ValueError(f"strength must be in (0, 1] (got {self.strength})")
+
+    def for_batch_index(self, index: int) -> GenerateRequest:
+        """The single-image request for image `index` of a batch (seed + index)."""
+        return replace(self, seed=(self.seed + index) % 2**32, batch_count=1)
+
+    @property
+    def is_unconditioned(self) -> bool:
+        return not self.prompt.strip() and self.guidance <= 1.0

@@ -1,0 +1,145 @@
+"""Runs one image of a generation request on a pipeline, streaming x0 previews."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image
+
+from studio.core.requests import GenerateRequest, JobKind
+from studio.engine.pipelines import PipelineCache
+from studio.engine.preview import LinearPreview, X0Tap, preview_for_model
+from studio.engine.schedulers import make_scheduler
+
+PreviewCallback = Callable[[int, int, np.ndarray], None]
+
+
+class JobCancelled(Exception):
+    """The job was cancelled between steps; nothing more is decoded."""
+
+
+class _StopAndKeep(Exception):
+    """Internal: stop denoising and keep the current x0 estimate."""
+
+
+@dataclass
+class JobControl:
+    """Flags the GUI thread sets and the worker checks after every step."""
+
+    cancel: threading.Event = field(default_factory=threading.Event)
+    keep: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    image: Image.Image
+    steps_done: int
+    total_steps: int
+
+    @property
+    def partial(self) -> bool:
+        return self.steps_done < self.total_steps
+
+
+class _StepWatcher:
+    """The pipeline's step-end callback: cancel checks and coalesced previews."""
+
+    def __init__(self, tap: X0Tap, preview: LinearPreview, control: JobControl,
+                 on_preview: PreviewCallback | None, max_fps: float) -> None:
+        self.tap, self.preview, self.control = tap, preview, control
+        self.on_preview = on_preview
+        self.min_interval = 1.0 / max_fps if max_fps > 0 else 0.0
+        self.last_emit = -float("inf")
+        self.steps_done = 0
+        self.latents: torch.Tensor | None = None
+
+    def __call__(self, pipe, step_index: int, timestep, kwargs: dict) -> dict:  # noqa: ANN001
+        self.steps_done = step_index + 1
+        self.latents = kwargs.get("latents")
+        if self.control.cancel.is_set():
+            raise JobCancelled()
+        if self.control.keep.is_set():
+            raise _StopAndKeep()
+        total = int(getattr(pipe, "_num_timesteps", 0) or self.steps_done)
+        now = time.perf_counter()
+        due = now - self.last_emit >= self.min_interval or self.steps_done >= total
+        if self.on_preview is not None and due:
+            x0 = self.tap.x0 if self.tap.x0 is not None else self.latents
+            if x0 is not None:
+                self.on_preview(self.steps_done, total, self.preview.to_rgb(x0))
+                self.last_emit = now
+        return kwargs
+
+
+def decode_image_bytes(data: bytes, mode: str = "RGB") -> Image.Image:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.convert(mode)
+
+
+class GenerationRunner:
+    """Turns single-image requests into images using the shared pipeline cache."""
+
+    def __init__(self, cache: PipelineCache, max_preview_fps: float = 15.0) -> None:
+        self.cache = cache
+        self.max_preview_fps = max_preview_fps
+
+    def run_one(self, request: GenerateRequest, control: JobControl,
+                on_preview: PreviewCallback | None = None) -> RunOutput:
+        """Generate the image for `request.seed`; raises JobCancelled when cancelled."""
+        from pathlib import Path
+
+        pipe = self.cache.get(Path(request.model_path), request.kind)
+        pipe.scheduler = make_scheduler(request.scheduler, pipe.scheduler.config)
+        tap = X0Tap(pipe.scheduler)
+        preview = preview_for_model(Path(request.model_path), type(pipe).__name__)
+        watcher = _StepWatcher(tap, preview, control, on_preview, self.max_preview_fps)
+        kwargs = self._pipe_kwargs(request)
+        try:
+            with torch.inference_mode():
+                image = pipe(**kwargs, callback_on_step_end=watcher).images[0]
+        except _StopAndKeep:
+            image = self._decode_current(pipe, tap.x0 if tap.x0 is not None else watcher.latents)
+            return RunOutput(image, watcher.steps_done, _total(pipe, request))
+        return RunOutput(image, watcher.steps_done, _total(pipe, request))
+
+    @staticmethod
+    def _pipe_kwargs(request: GenerateRequest) -> dict:
+        generator = torch.Generator("cpu").manual_seed(request.seed)
+        kwargs: dict = dict(
+            prompt=request.prompt,
+            negative_prompt=request.negative_prompt or None,
+            num_inference_steps=request.steps,
+            guidance_scale=request.guidance,
+            generator=generator,
+        )
+        if request.kind is JobKind.TXT2IMG:
+            kwargs.update(width=request.width, height=request.height)
+        else:
+            if request.init_image is None:
+                raise ValueError(f"{request.kind.value} needs an init image")
+            kwargs.update(image=decode_image_bytes(request.init_image), strength=request.strength)
+        if request.kind is JobKind.INPAINT:
+            if request.mask_image is None:
+                raise ValueError("inpainting needs a mask image")
+            mask = decode_image_bytes(request.mask_image, "L")
+            kwargs.update(mask_image=mask, width=request.width, height=request.height)
+        return kwargs
+
+    @staticmethod
+    def _decode_current(pipe, latents: torch.Tensor | None) -> Image.Image:  # noqa: ANN001
+        if latents is None:
+            raise JobCancelled()
+        with torch.inference_mode():
+            scaled = latents.to(pipe.vae.dtype) / pipe.vae.config.scaling_factor
+            decoded = pipe.vae.decode(scaled, return_dict=False)[0]
+        return pipe.image_processor.postprocess(decoded, output_type="pil")[0]
+
+
+def _total(pipe, request: GenerateRequest) -> int:  # noqa: ANN001
+    return int(getattr(pipe, "_num_timesteps", 0) or request.steps)
