@@ -1,0 +1,70 @@
+"""Export a trained run as a Stable Diffusion folder (fp16 safetensors) + latent preview matrix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from diffusers import StableDiffusionPipeline
+
+from studio.training.diffusion import make_scheduler
+from studio.training.trainer import Trainer
+
+
+def fit_latent_rgb(latents: torch.Tensor, images: torch.Tensor) -> dict[str, list]:
+    """Least-squares linear map latent (4 channels) -> RGB in [-1, 1] at latent resolution.
+
+    ``latents`` are the scaled latents the pipeline denoises, ``images`` the matching pixels.
+    """
+    side = latents.shape[-1]
+    small = torch.nn.functional.interpolate(images, size=(side, side), mode="area")
+    x = latents.permute(0, 2, 3, 1).reshape(-1, latents.shape[1]).double()
+    y = small.permute(0, 2, 3, 1).reshape(-1, 3).double()
+    design = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
+    solution = torch.linalg.lstsq(design, y).solution
+    return {
+        "factors": [[round(v, 6) for v in row] for row in solution[:-1].tolist()],
+        "bias": [round(v, 6) for v in solution[-1].tolist()],
+    }
+
+
+def build_pipeline(trainer: Trainer, scheduler: str = "euler_a") -> StableDiffusionPipeline:
+    """Assemble the EMA weights into a StableDiffusionPipeline."""
+    if trainer.vae is None:
+        raise ValueError("exporting a Stable Diffusion folder needs a latent (VAE) run")
+    return StableDiffusionPipeline(
+        vae=trainer.vae,
+        text_encoder=trainer.ema_text.model,
+        tokenizer=trainer.tokenizer,
+        unet=trainer.ema_unet.model,
+        scheduler=make_scheduler(scheduler),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def export_run(trainer: Trainer, folder: Path, scheduler: str = "euler_a") -> Path:
+    """Write the fp16 Stable Diffusion folder and ``latent_rgb.json`` into ``folder``."""
+    pipe = build_pipeline(trainer, scheduler)
+    folder.mkdir(parents=True, exist_ok=True)
+    pipe.to(torch.float16).save_pretrained(folder, safe_serialization=True)
+    pipe.to(torch.float32)
+    rgb = fit_latent_rgb(trainer.latent_mean, trainer.images)
+    (folder / "latent_rgb.json").write_text(json.dumps(rgb, indent=2) + "\n")
+    info = {"step": trainer.step, "config": trainer.state()["config"]}
+    (folder / "training_info.json").write_text(json.dumps(info, indent=2) + "\n")
+    return folder
+
+
+def export_checkpoint(run: Path, folder: Path, scheduler: str = "euler_a") -> Path:
+    """Rebuild a Trainer from ``run/checkpoint.pt`` and export it."""
+    from studio.training.trainer import TrainConfig
+
+    state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)
+    config = TrainConfig(**state["config"])
+    config.threads = 0
+    trainer = Trainer(config)
+    trainer.resume()
+    return export_run(trainer, folder, scheduler)
