@@ -95,7 +95,7 @@ def test_shipped_model_is_deterministic() -> None:
     from diffusers import StableDiffusionPipeline
 
     reference = json.loads((EMOJI_SD / "reference_sample.json").read_text())
-    pipe = StableDiffusionPipeline.from_pretrained(EMOJI_SD, torch_dtype=torch.float32)
+    pipe = StableDiffusionPipeline.from_pretrained(EMOJI_SD)
     pipe.set_progress_bar_config(disable=True)
     image = pipe(
         reference["prompt"], num_inference_steps=reference["steps"],

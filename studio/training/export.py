@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import torch
@@ -51,11 +52,47 @@ def export_run(trainer: Trainer, folder: Path, scheduler: str = "euler_a") -> Pa
     folder.mkdir(parents=True, exist_ok=True)
     pipe.to(torch.float16).save_pretrained(folder, safe_serialization=True)
     pipe.to(torch.float32)
+    _finish_folder(trainer, folder)
     rgb = fit_latent_rgb(trainer.latent_mean, trainer.images)
     (folder / "latent_rgb.json").write_text(json.dumps(rgb, indent=2) + "\n")
     info = {"step": trainer.step, "config": trainer.state()["config"]}
     (folder / "training_info.json").write_text(json.dumps(info, indent=2) + "\n")
     return folder
+
+
+def _finish_folder(trainer: Trainer, folder: Path) -> None:
+    """Make a plain ``from_pretrained(folder)`` load every component in float32 (weights stay
+    fp16 on disk), and ship vocab.json + merges.txt next to tokenizer.json."""
+    config_path = folder / "text_encoder" / "config.json"
+    config = json.loads(config_path.read_text())
+    config["dtype"] = "float32"
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    for name in ("vocab.json", "merges.txt"):
+        shutil.copy(trainer.out / "tokenizer" / name, folder / "tokenizer" / name)
+
+
+REFERENCE = {"prompt": "grinning face, smileys & emotion, face smiling", "seed": 0, "steps": 8,
+             "guidance": 4.0}
+
+
+@torch.no_grad()
+def write_reference_sample(folder: Path) -> dict:
+    """Reload the exported folder and store a small fixed-seed sample for regression tests."""
+    from PIL import Image
+
+    pipe = StableDiffusionPipeline.from_pretrained(folder)
+    pipe.set_progress_bar_config(disable=True)
+    image = pipe(
+        REFERENCE["prompt"], num_inference_steps=REFERENCE["steps"],
+        guidance_scale=REFERENCE["guidance"], height=64, width=64,
+        generator=torch.Generator().manual_seed(REFERENCE["seed"]),
+    ).images[0]
+    small = image.resize((8, 8), Image.Resampling.BOX)
+    pixels = [[list(small.getpixel((x, y))) for x in range(8)] for y in range(8)]
+    reference = dict(REFERENCE, pixels_8x8=pixels)
+    (folder / "reference_sample.json").write_text(json.dumps(reference) + "\n")
+    image.save(folder / "reference_sample.png")
+    return reference
 
 
 def export_checkpoint(run: Path, folder: Path, scheduler: str = "euler_a") -> Path:
@@ -67,4 +104,6 @@ def export_checkpoint(run: Path, folder: Path, scheduler: str = "euler_a") -> Pa
     config.threads = 0
     trainer = Trainer(config)
     trainer.resume()
-    return export_run(trainer, folder, scheduler)
+    export_run(trainer, folder, scheduler)
+    write_reference_sample(folder)
+    return folder
