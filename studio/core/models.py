@@ -111,3 +111,16 @@ def resolve_model(spec: str, registry: ModelRegistry) -> ModelEntry:
         return entry
     names = ", ".join(e.name for e in registry.entries()) or "none"
     raise FileNotFoundError(f"model {spec!r} not found (known models: {names})")
+
+
+def native_resolution(model_path: Path) -> int | None:
+    """The image size a model was trained at (UNet sample size x VAE scale), if known."""
+    try:
+        unet = json.loads((Path(model_path) / "unet" / "config.json").read_text("utf-8"))
+        vae = json.loads((Path(model_path) / "vae" / "config.json").read_text("utf-8"))
+        sample = unet["sample_size"]
+        factor = 2 ** (len(vae["block_out_channels"]) - 1)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    size = sample[0] if isinstance(sample, list) else sample
+    return int(size) * factor if isinstance(size, int) else None

@@ -1,0 +1,93 @@
+"""Composition root: builds the engine, the signal hub and the main window."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from studio.engine.device import configure_process_env
+
+
+@dataclass
+class AppConfig:
+    """Where things live; the defaults suit a desktop user, tests override them."""
+
+    outputs_root: Path = field(default_factory=lambda: default_outputs_root())
+    extra_model_dirs: list[Path] = field(default_factory=list)
+    embedded_models_dir: Path | None = None
+
+
+def default_outputs_root() -> Path:
+    env = os.environ.get("STUDIO_OUTPUTS")
+    if env:
+        return Path(env).expanduser()
+    pictures = Path.home() / "Pictures"
+    return (pictures if pictures.is_dir() else Path.home()) / "Studio"
+
+
+def config_from_env() -> AppConfig:
+    extra = [Path(p) for p in os.environ.get("STUDIO_MODELS", "").split(os.pathsep) if p]
+    return AppConfig(extra_model_dirs=extra)
+
+
+def build_app(config: AppConfig, runner_factory=None):  # noqa: ANN001, ANN201
+    """Create signals (GUI thread), worker and window; returns (window, worker)."""
+    from studio.core.models import EMBEDDED_MODELS_DIR, ModelRegistry
+    from studio.core.outputs import OutputFolder
+    from studio.core.records import ResultSaver
+    from studio.engine.signals import EngineSignals
+    from studio.engine.worker import EngineWorker, default_runner_factory
+    from studio.ui.main_window import MainWindow
+
+    signals = EngineSignals()
+    saver = ResultSaver(OutputFolder(config.outputs_root))
+    worker = EngineWorker(signals, saver, runner_factory or default_runner_factory)
+    registry = ModelRegistry(config.embedded_models_dir or EMBEDDED_MODELS_DIR,
+                             config.extra_model_dirs)
+    window = MainWindow(worker, signals, registry, config.outputs_root)
+    window.setProperty("engine_signals", signals)
+    worker.start()
+    return window, worker
+
+
+def apply_style(app) -> None:  # noqa: ANN001
+    from PySide6.QtGui import QColor, QPalette
+
+    app.setStyle("Fusion")
+    palette = QPalette()
+    colors = {
+        QPalette.ColorRole.Window: "#2b2d31", QPalette.ColorRole.WindowText: "#e6e6e6",
+        QPalette.ColorRole.Base: "#1f2023", QPalette.ColorRole.AlternateBase: "#2b2d31",
+        QPalette.ColorRole.Text: "#e6e6e6", QPalette.ColorRole.Button: "#35373c",
+        QPalette.ColorRole.ButtonText: "#e6e6e6", QPalette.ColorRole.Highlight: "#5b8def",
+        QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.ToolTipBase: "#1f2023",
+        QPalette.ColorRole.ToolTipText: "#e6e6e6", QPalette.ColorRole.PlaceholderText: "#8a8d93",
+    }
+    for role, value in colors.items():
+        palette.setColor(role, QColor(value))
+    app.setPalette(palette)
+    app.setStyleSheet(
+        "QLabel#heading { font-weight: 600; margin-top: 6px; }"
+        "QPushButton#generateButton { background: #3d6fd6; color: white; font-weight: 600;"
+        " border-radius: 4px; padding: 6px; }"
+        "QPushButton#generateButton:hover { background: #4a7de6; }"
+    )
+
+
+def run_gui(argv: list[str] | None = None) -> int:
+    """Open the main window on the default model; returns the exit code."""
+    configure_process_env()
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName("Studio")
+    app.setOrganizationName("Studio")
+    apply_style(app)
+    window, worker = build_app(config_from_env())
+    window.resize(1280, 820)
+    window.show()
+    code = app.exec()
+    worker.shutdown(timeout=30)
+    return code

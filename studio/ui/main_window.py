@@ -1,0 +1,283 @@
+"""The main window: prompt panel, canvas, gallery strip, model picker, progress."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Protocol
+
+from PySide6.QtCore import QSize, Qt, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.models import ModelEntry, ModelRegistry, native_resolution
+from studio.core.progress import ProgressTracker, format_duration
+from studio.core.records import ImageResult
+from studio.core.requests import GenerateRequest
+from studio.engine.signals import EngineSignals
+from studio.ui.canvas import ImageCanvas
+from studio.ui.gallery import GalleryStrip
+from studio.ui.notice import NoticeBar
+from studio.ui.prompt_panel import PromptPanel
+from studio.ui.qimages import qimage_from_array, qimage_from_pil
+
+
+class Engine(Protocol):
+    def submit(self, request: GenerateRequest) -> int: ...
+    def cancel_all(self) -> None: ...
+    def stop_and_keep(self) -> None: ...
+    @property
+    def busy(self) -> bool: ...
+
+
+class MainWindow(QMainWindow):
+    """Composes the widgets and routes engine signals to them (GUI thread only)."""
+
+    def __init__(self, engine: Engine, signals: EngineSignals, registry: ModelRegistry,
+                 outputs_root: Path) -> None:
+        super().__init__()
+        self.engine, self.signals, self.registry = engine, signals, registry
+        self.outputs_root = outputs_root
+        self.jobs: dict[int, GenerateRequest] = {}
+        self.current_job: int | None = None
+        self.tracker = ProgressTracker()
+        self.confirm_close = True
+        self._job_started_at = 0.0
+        self.setWindowTitle("Studio")
+        self._build_widgets()
+        self._build_actions()
+        self._connect_engine()
+        self.refresh_models()
+
+    # ----- construction -------------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        self.panel = PromptPanel()
+        self.panel.setMinimumWidth(320)
+        self.panel.setMaximumWidth(460)
+        self.canvas = ImageCanvas()
+        self.gallery = GalleryStrip()
+        self.notice = NoticeBar()
+        center = QWidget()
+        column = QVBoxLayout(center)
+        column.setContentsMargins(6, 6, 6, 6)
+        column.addWidget(self.notice)
+        column.addWidget(self.canvas, 1)
+        column.addWidget(self.gallery)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.panel)
+        splitter.addWidget(center)
+        splitter.setStretchFactor(1, 1)
+        self.setCentralWidget(splitter)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(260)
+        self.progress.setTextVisible(False)
+        self.progress_label = QLabel("Ready")
+        self.statusBar().addWidget(self.progress_label, 1)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.model_picker = QComboBox()
+        self.model_picker.setMinimumWidth(220)
+        self.model_picker.currentIndexChanged.connect(self._on_model_changed)
+        self.panel.generate_requested.connect(self.generate)
+        self.panel.cancel_requested.connect(self.cancel)
+        self.panel.keep_requested.connect(self.engine.stop_and_keep)
+        self.gallery.result_selected.connect(self._show_gallery_result)
+
+    def _build_actions(self) -> None:
+        toolbar = QToolBar("Main")
+        toolbar.setMovable(False)
+        toolbar.setIconSize(QSize(16, 16))
+        self.addToolBar(toolbar)
+        toolbar.addWidget(QLabel(" Model "))
+        toolbar.addWidget(self.model_picker)
+        toolbar.addAction("Refresh", self.refresh_models)
+        toolbar.addSeparator()
+        fit = toolbar.addAction("Fit", self.canvas.fit)
+        fit.setShortcut(QKeySequence("Ctrl+0"))
+        actual = toolbar.addAction("100%", self.canvas.set_actual_size)
+        actual.setShortcut(QKeySequence("Ctrl+1"))
+        toolbar.addAction("Zoom in", lambda: self.canvas.zoom_by(1.25)).setShortcut(
+            QKeySequence.StandardKey.ZoomIn)
+        toolbar.addAction("Zoom out", lambda: self.canvas.zoom_by(0.8)).setShortcut(
+            QKeySequence.StandardKey.ZoomOut)
+        self._build_menus()
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(keys), self, activated=self.generate)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.cancel)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction("Add model folder…", self.add_model_folder)
+        file_menu.addAction("Open outputs folder", self.open_outputs)
+        file_menu.addSeparator()
+        quit_action = QAction("Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction("Tips", self._show_tips)
+
+    def _connect_engine(self) -> None:
+        self.signals.started.connect(self._on_started)
+        self.signals.preview.connect(self._on_preview)
+        self.signals.result.connect(self._on_result)
+        self.signals.finished.connect(self._on_finished)
+        self.signals.failed.connect(self._on_failed)
+        self.signals.cancelled.connect(self._on_cancelled)
+        self.signals.status.connect(self.progress_label.setText)
+
+    # ----- models -------------------------------------------------------------------------
+    def refresh_models(self) -> None:
+        current = self.selected_model()
+        self.model_picker.blockSignals(True)
+        self.model_picker.clear()
+        for entry in self.registry.entries():
+            self.model_picker.addItem(entry.label, entry)
+        self.model_picker.blockSignals(False)
+        if self.model_picker.count() == 0:
+            self.model_picker.addItem("(no models found)")
+            self.model_picker.setEnabled(False)
+            self.canvas.clear(self.registry.describe_search())
+            self.notice.show_message(self.registry.describe_search(), "warning")
+            return
+        self.model_picker.setEnabled(True)
+        index = self.model_picker.findText(current.label) if current else 0
+        self.model_picker.setCurrentIndex(max(index, 0))
+        self._on_model_changed()
+
+    def selected_model(self) -> ModelEntry | None:
+        entry = self.model_picker.currentData()
+        return entry if isinstance(entry, ModelEntry) else None
+
+    def _on_model_changed(self) -> None:
+        entry = self.selected_model()
+        if entry is None:
+            return
+        size = native_resolution(entry.path)
+        if size:
+            self.panel.set_native_size(size)
+        self.progress_label.setText(f"Model: {entry.name}")
+
+    def add_model_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of diffusers models")
+        if folder:
+            self.registry.extra_dirs.append(Path(folder))
+            self.refresh_models()
+
+    # ----- jobs ---------------------------------------------------------------------------
+    def generate(self) -> int | None:
+        """Snapshot the panel into a request and queue it; returns the job id."""
+        entry = self.selected_model()
+        if entry is None:
+            self.notice.show_message(self.registry.describe_search(), "warning")
+            return None
+        request = self.panel.snapshot(str(entry.path), entry.name)
+        try:
+            request.validate()
+        except ValueError as exc:
+            self.notice.show_message(str(exc), "error")
+            return None
+        self.notice.hide()
+        job_id = self.engine.submit(request)
+        self.jobs[job_id] = request
+        self.panel.set_running(True)
+        queued = len(self.jobs) - (1 if self.current_job else 0)
+        if self.current_job is not None:
+            self.progress_label.setText(f"Queued ({queued} waiting)")
+        return job_id
+
+    def cancel(self) -> None:
+        if self.jobs:
+            self.engine.cancel_all()
+            self.progress_label.setText("Cancelling…")
+
+    def _on_started(self, job_id: int, request: GenerateRequest) -> None:
+        self.current_job = job_id
+        self._job_started_at = time.monotonic()
+        self.tracker.reset(request.batch_count)
+        self.progress.setValue(0)
+        self.progress_label.setText("Loading model…" if request else "")
+
+    def _on_preview(self, job_id: int, step: int, total: int, image: object) -> None:
+        request = self.jobs.get(job_id)
+        if request is None or job_id != self.current_job:
+            return
+        self.tracker.update(step, total)
+        self.canvas.show_preview(qimage_from_array(image), QSize(request.width, request.height))
+        self.progress.setValue(round(self.tracker.fraction * 100))
+        self.progress_label.setText(self.tracker.describe())
+
+    def _on_result(self, result: ImageResult) -> None:
+        image = qimage_from_pil(result.image)
+        self.canvas.set_image(image)
+        self.gallery.add_result(result, image, result.infotext)
+        self.tracker.next_image()
+        if result.save_error:
+            self.notice.show_message(result.save_error, "error")
+
+    def _on_finished(self, job_id: int, results: list[ImageResult]) -> None:
+        self._end_job(job_id)
+        elapsed = format_duration(time.monotonic() - self._job_started_at)
+        saved = [r.path for r in results if r.path]
+        where = f" · saved {saved[-1].name}" if saved else ""
+        self.progress.setValue(100)
+        self.progress_label.setText(f"Done in {elapsed}{where}")
+
+    def _on_failed(self, job_id: int, message: str) -> None:
+        self._end_job(job_id)
+        self.progress.setValue(0)
+        self.progress_label.setText("Failed")
+        self.notice.show_message(message, "error")
+
+    def _on_cancelled(self, job_id: int) -> None:
+        self._end_job(job_id)
+        self.progress.setValue(0)
+        self.progress_label.setText("Cancelled")
+
+    def _end_job(self, job_id: int) -> None:
+        self.jobs.pop(job_id, None)
+        if self.current_job == job_id:
+            self.current_job = None
+        self.panel.set_running(bool(self.jobs))
+
+    def _show_gallery_result(self, index: int) -> None:
+        result = self.gallery.results[index]
+        self.canvas.set_image(qimage_from_pil(result.image))  # type: ignore[attr-defined]
+
+    # ----- misc ---------------------------------------------------------------------------
+    def open_outputs(self) -> None:
+        self.outputs_root.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.outputs_root)))
+
+    def _show_tips(self) -> None:
+        QMessageBox.information(self, "Tips", _TIPS)
+
+    def closeEvent(self, event) -> None:  # noqa: N802, ANN001
+        if self.confirm_close and self.engine.busy:
+            answer = QMessageBox.question(
+                self, "Generation running",
+                "A generation is still running. Cancel it and quit?",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+        self.engine.cancel_all()
+        event.accept()
+
+
+_TIPS = (
+    "Ctrl+Enter generates, Esc cancels.\n"
+    "Unconditioned generation: leave the prompt empty and set guidance to 1.\n"
+    "Seed 'Random' draws a new seed each time; ♻ reuses the last one.\n"
+    "Mouse wheel zooms the canvas, drag pans, double-click fits.\n"
+    "Every image is saved to the outputs folder with its parameters before it is shown."
+)

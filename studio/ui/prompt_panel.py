@@ -1,0 +1,198 @@
+"""The prompt panel: every generation setting, snapshotted into a frozen request."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.requests import SCHEDULER_NAMES, GenerateRequest
+
+RANDOM_SEED = -1
+_MAX_SEED = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class PanelValues:
+    """The panel's settings as plain data (for settings persistence and tests)."""
+
+    prompt: str
+    negative_prompt: str
+    steps: int
+    guidance: float
+    seed: int
+    width: int
+    height: int
+    scheduler: str
+    batch_count: int
+
+
+def _spin(low: int, high: int, value: int, step: int = 1) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setValue(value)
+    return box
+
+
+class PromptPanel(QWidget):
+    """Prompt, negative prompt and sampling settings; emits `generate_requested`."""
+
+    generate_requested = Signal()
+    cancel_requested = Signal()
+    keep_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.prompt = QPlainTextEdit()
+        self.prompt.setPlaceholderText("Describe the image… (leave empty with guidance 1 for "
+                                       "unconditioned generation)")
+        self.negative = QPlainTextEdit()
+        self.negative.setPlaceholderText("What to avoid (negative prompt)")
+        self.negative.setMaximumHeight(70)
+        self.steps = _spin(1, 150, 25)
+        self.guidance = QDoubleSpinBox()
+        self.guidance.setRange(0.0, 30.0)
+        self.guidance.setSingleStep(0.5)
+        self.guidance.setValue(7.0)
+        self.seed = _spin(RANDOM_SEED, _MAX_SEED, RANDOM_SEED)
+        self.seed.setSpecialValueText("Random")
+        self.width_box = _spin(64, 2048, 512, 8)
+        self.height_box = _spin(64, 2048, 512, 8)
+        self.scheduler = QComboBox()
+        self.scheduler.addItems(SCHEDULER_NAMES)
+        self.batch = _spin(1, 64, 1)
+        self.last_seed: int | None = None
+        self._build_layout()
+
+    def _build_layout(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.addWidget(_heading("Prompt"))
+        layout.addWidget(self.prompt, 2)
+        layout.addWidget(_heading("Negative prompt"))
+        layout.addWidget(self.negative, 1)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Sampler", self.scheduler)
+        form.addRow("Steps", self.steps)
+        form.addRow("Guidance (CFG)", self.guidance)
+        form.addRow("Seed", self._seed_row())
+        form.addRow("Size", self._size_row())
+        form.addRow("Batch count", self.batch)
+        layout.addLayout(form)
+        layout.addLayout(self._button_row())
+
+    def _seed_row(self) -> QWidget:
+        dice = QToolButton(text="🎲")
+        dice.setToolTip("Random seed for every generation")
+        dice.clicked.connect(lambda: self.seed.setValue(RANDOM_SEED))
+        reuse = QToolButton(text="♻")
+        reuse.setToolTip("Reuse the last seed")
+        reuse.clicked.connect(self.reuse_last_seed)
+        return _row(self.seed, dice, reuse)
+
+    def _size_row(self) -> QWidget:
+        swap = QToolButton(text="⇄")
+        swap.setToolTip("Swap width and height")
+        swap.clicked.connect(self._swap_size)
+        return _row(self.width_box, QLabel("×"), self.height_box, swap)
+
+    def _button_row(self) -> QHBoxLayout:
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setObjectName("generateButton")
+        self.generate_button.setToolTip("Generate (Ctrl+Enter)")
+        self.generate_button.setMinimumHeight(36)
+        self.generate_button.clicked.connect(self.generate_requested)
+        self.keep_button = QPushButton("Stop && keep")
+        self.keep_button.setToolTip("Stop now and keep the current denoised estimate")
+        self.keep_button.clicked.connect(self.keep_requested)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Cancel the running and queued jobs (Esc)")
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.set_running(False)
+        row = QHBoxLayout()
+        row.addWidget(self.generate_button, 2)
+        row.addWidget(self.keep_button, 1)
+        row.addWidget(self.cancel_button, 1)
+        return row
+
+    def set_running(self, running: bool) -> None:
+        self.cancel_button.setEnabled(running)
+        self.keep_button.setEnabled(running)
+
+    def set_native_size(self, size: int) -> None:
+        self.width_box.setValue(size)
+        self.height_box.setValue(size)
+
+    def reuse_last_seed(self) -> None:
+        if self.last_seed is not None:
+            self.seed.setValue(min(self.last_seed, _MAX_SEED))
+
+    def _swap_size(self) -> None:
+        w, h = self.width_box.value(), self.height_box.value()
+        self.width_box.setValue(h)
+        self.height_box.setValue(w)
+
+    def values(self) -> PanelValues:
+        return PanelValues(
+            prompt=self.prompt.toPlainText().strip(),
+            negative_prompt=self.negative.toPlainText().strip(),
+            steps=self.steps.value(), guidance=round(self.guidance.value(), 2),
+            seed=self.seed.value(), width=self.width_box.value(),
+            height=self.height_box.value(), scheduler=self.scheduler.currentText(),
+            batch_count=self.batch.value(),
+        )
+
+    def apply_values(self, values: PanelValues) -> None:
+        self.prompt.setPlainText(values.prompt)
+        self.negative.setPlainText(values.negative_prompt)
+        self.steps.setValue(values.steps)
+        self.guidance.setValue(values.guidance)
+        self.seed.setValue(values.seed)
+        self.width_box.setValue(values.width)
+        self.height_box.setValue(values.height)
+        index = self.scheduler.findText(values.scheduler)
+        if index >= 0:
+            self.scheduler.setCurrentIndex(index)
+        self.batch.setValue(values.batch_count)
+
+    def snapshot(self, model_path: str, model_name: str) -> GenerateRequest:
+        """A frozen request from the current values; a random seed is drawn here."""
+        v = self.values()
+        seed = random.randrange(_MAX_SEED) if v.seed == RANDOM_SEED else v.seed
+        self.last_seed = seed
+        return GenerateRequest(
+            model_path=model_path, model_name=model_name, prompt=v.prompt,
+            negative_prompt=v.negative_prompt, steps=v.steps, guidance=v.guidance, seed=seed,
+            width=v.width, height=v.height, scheduler=v.scheduler, batch_count=v.batch_count,
+        )
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("heading")
+    return label
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    holder = QWidget()
+    layout = QHBoxLayout(holder)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget, 1 if isinstance(widget, QSpinBox) else 0)
+    layout.setAlignment(Qt.AlignmentFlag.AlignLeft)
+    return holder
