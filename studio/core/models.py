@@ -124,3 +124,15 @@ def native_resolution(model_path: Path) -> int | None:
         return None
     size = sample[0] if isinstance(sample, list) else sample
     return int(size) * factor if isinstance(size, int) else None
+
+
+DEFAULTS_FILE = "studio.json"
+
+
+def model_defaults(model_path: Path) -> dict[str, object]:
+    """Recommended settings a model folder ships in `studio.json` (steps, guidance, scheduler)."""
+    try:
+        data = json.loads((Path(model_path) / DEFAULTS_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data.get("defaults", {}) if isinstance(data, dict) else {}

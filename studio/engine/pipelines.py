@@ -60,6 +60,9 @@ class PipelineCache:
         kwargs: dict[str, object] = {"dtype": self.plan.dtype, "local_files_only": True}
         if "safety_checker" in index:
             kwargs.update(safety_checker=None, requires_safety_checker=False)
+        import diffusers
+
+        diffusers.utils.logging.disable_progress_bar()
         try:
             pipe = _auto_class(JobKind.TXT2IMG).from_pretrained(str(model_path), **kwargs)
         except Exception as exc:  # diffusers raises many types for broken folders

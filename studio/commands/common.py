@@ -1,0 +1,77 @@
+"""Shared plumbing for headless commands: model lookup, requests, a progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from studio.core.models import ModelEntry, ModelRegistry, model_defaults, native_resolution
+from studio.core.requests import GenerateRequest, JobKind
+from studio.engine.device import configure_process_env
+
+
+def fail(message: str, code: int = 2) -> int:
+    print(f"studio: error: {message}", file=sys.stderr)
+    return code
+
+
+def load_entry(spec: str | None) -> ModelEntry:
+    from studio.core.models import resolve_model
+
+    registry = ModelRegistry()
+    if spec:
+        return resolve_model(spec, registry)
+    entry = registry.default()
+    if entry is None:
+        raise FileNotFoundError(registry.describe_search())
+    return entry
+
+
+def make_request(args: argparse.Namespace, entry: ModelEntry, kind: JobKind = JobKind.TXT2IMG,
+                 **extra: object) -> GenerateRequest:
+    defaults = model_defaults(entry.path)
+    native = native_resolution(entry.path) or 512
+    return GenerateRequest(
+        model_path=str(entry.path), model_name=entry.name, prompt=args.prompt,
+        negative_prompt=args.negative,
+        steps=args.steps or int(defaults.get("steps", 25)),
+        guidance=args.guidance if args.guidance is not None
+        else float(defaults.get("guidance", 7.0)),
+        seed=args.seed, width=args.width or native, height=args.height or native,
+        scheduler=args.scheduler or str(defaults.get("scheduler", "Euler a")),
+        batch_count=getattr(args, "batch", 1), kind=kind, **extra,
+    )
+
+
+def run_request(request: GenerateRequest, paths: list[Path], device: str = "auto") -> int:
+    """Run synchronously with a tqdm bar; write each image atomically with its infotext."""
+    configure_process_env()
+    from tqdm import tqdm
+
+    from studio.core.outputs import write_png_atomic
+    from studio.core.records import infotext_for
+    from studio.engine.device import apply_threads, plan_device
+    from studio.engine.pipelines import ModelLoadError, PipelineCache
+    from studio.engine.runner import GenerationRunner, JobControl
+
+    plan = plan_device(None if device == "auto" else device)
+    apply_threads(plan)
+    runner = GenerationRunner(PipelineCache(plan), max_preview_fps=0)
+    for index, path in enumerate(paths):
+        single = request.for_batch_index(index)
+        label = f"{path.name} (seed {single.seed})"
+        with tqdm(total=single.steps, desc=label, unit="step", file=sys.stderr) as bar:
+            def on_step(step: int, total: int, _image: object, bar=bar) -> None:
+                bar.total = total
+                bar.update(step - bar.n)
+
+            try:
+                output = runner.run_one(single, JobControl(), on_step)
+            except ModelLoadError as exc:
+                return fail(str(exc), 1)
+            except KeyboardInterrupt:
+                return fail("interrupted", 130)
+        write_png_atomic(output.image, path, infotext_for(single))
+        print(path)
+    return 0
