@@ -32,7 +32,7 @@ def config_from_env() -> AppConfig:
     return AppConfig(extra_model_dirs=extra)
 
 
-def build_app(config: AppConfig, runner_factory=None):  # noqa: ANN001, ANN201
+def build_app(config: AppConfig, runner_factory=None, settings=None):  # noqa: ANN001, ANN201
     """Create signals (GUI thread), worker and window; returns (window, worker)."""
     from studio.core.models import EMBEDDED_MODELS_DIR, ModelRegistry
     from studio.core.outputs import OutputFolder
@@ -46,7 +46,7 @@ def build_app(config: AppConfig, runner_factory=None):  # noqa: ANN001, ANN201
     worker = EngineWorker(signals, saver, runner_factory or default_runner_factory)
     registry = ModelRegistry(config.embedded_models_dir or EMBEDDED_MODELS_DIR,
                              config.extra_model_dirs)
-    window = MainWindow(worker, signals, registry, config.outputs_root)
+    window = MainWindow(worker, signals, registry, config.outputs_root, settings)
     window.setProperty("engine_signals", signals)
     worker.start()
     return window, worker
@@ -85,8 +85,14 @@ def run_gui(argv: list[str] | None = None) -> int:
     app.setApplicationName("Studio")
     app.setOrganizationName("Studio")
     apply_style(app)
-    window, worker = build_app(config_from_env())
-    window.resize(1280, 820)
+    from PySide6.QtCore import QSettings
+
+    from studio.ui.settings import StudioSettings
+
+    settings = StudioSettings(QSettings("Studio", "Studio"))
+    window, worker = build_app(config_from_env(), settings=settings)
+    if settings.geometry() is None:
+        window.resize(1280, 820)
     window.show()
     code = app.exec()
     worker.shutdown(timeout=30)

@@ -127,3 +127,36 @@ def test_canvas_zoom_keeps_point_under_cursor_and_fit_restores(qtbot, studio_win
     assert after.x() == pytest.approx(before.x()) and after.y() == pytest.approx(before.y())
     QTest.mouseDClick(canvas, Qt.MouseButton.LeftButton)
     assert canvas.zoom == pytest.approx(fit_zoom)
+
+
+def test_settings_survive_a_restart(qtbot, tmp_path, tiny_model_dir):
+    from PySide6.QtCore import QSettings
+
+    from studio.ui.settings import StudioSettings
+
+    ini = str(tmp_path / "studio.ini")
+    config = AppConfig(outputs_root=tmp_path / "out", embedded_models_dir=tmp_path / "none")
+
+    def open_window():
+        settings = StudioSettings(QSettings(ini, QSettings.Format.IniFormat))
+        window, worker = build_app(config, lambda: None, settings)
+        qtbot.addWidget(window)
+        return window, worker
+
+    window, worker = open_window()
+    assert window.selected_model() is None
+    window.registry.extra_dirs.append(tiny_model_dir.parent)
+    window.refresh_models()
+    window.panel.prompt.setPlainText("a lighthouse at dusk")
+    window.panel.steps.setValue(33)
+    window.panel.scheduler.setCurrentText("DPM++ 2M")
+    window.close()
+    worker.shutdown()
+    window, worker = open_window()
+    assert window.selected_model().name == "tiny-sd"
+    values = window.panel.values()
+    assert (values.prompt, values.steps, values.scheduler) == ("a lighthouse at dusk", 33,
+                                                               "DPM++ 2M")
+    window.reset_settings()
+    assert window.panel.values().steps == 25
+    worker.shutdown()

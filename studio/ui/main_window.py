@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.models import ModelEntry, ModelRegistry, native_resolution
+from studio.core.models import ModelEntry, ModelRegistry, model_defaults, native_resolution
 from studio.core.progress import ProgressTracker, format_duration
 from studio.core.records import ImageResult
 from studio.core.requests import GenerateRequest
@@ -31,6 +31,7 @@ from studio.ui.gallery import GalleryStrip
 from studio.ui.notice import NoticeBar
 from studio.ui.prompt_panel import PromptPanel
 from studio.ui.qimages import qimage_from_array, qimage_from_pil
+from studio.ui.settings import StudioSettings
 
 
 class Engine(Protocol):
@@ -45,9 +46,10 @@ class MainWindow(QMainWindow):
     """Composes the widgets and routes engine signals to them (GUI thread only)."""
 
     def __init__(self, engine: Engine, signals: EngineSignals, registry: ModelRegistry,
-                 outputs_root: Path) -> None:
+                 outputs_root: Path, settings: StudioSettings | None = None) -> None:
         super().__init__()
         self.engine, self.signals, self.registry = engine, signals, registry
+        self.settings = settings
         self.outputs_root = outputs_root
         self.jobs: dict[int, GenerateRequest] = {}
         self.current_job: int | None = None
@@ -58,7 +60,7 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self._build_actions()
         self._connect_engine()
-        self.refresh_models()
+        self._restore_settings()
 
     # ----- construction -------------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -123,6 +125,8 @@ class MainWindow(QMainWindow):
         quit_action = QAction("Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
+        settings_menu = self.menuBar().addMenu("&Settings")
+        settings_menu.addAction("Reset settings", self.reset_settings)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("Tips", self._show_tips)
 
@@ -165,12 +169,15 @@ class MainWindow(QMainWindow):
         size = native_resolution(entry.path)
         if size:
             self.panel.set_native_size(size)
+        self.panel.apply_model_defaults(model_defaults(entry.path))
         self.progress_label.setText(f"Model: {entry.name}")
 
     def add_model_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a folder of diffusers models")
         if folder:
             self.registry.extra_dirs.append(Path(folder))
+            if self.settings:
+                self.settings.set_model_dirs(self.registry.extra_dirs)
             self.refresh_models()
 
     # ----- jobs ---------------------------------------------------------------------------
@@ -261,6 +268,39 @@ class MainWindow(QMainWindow):
     def _show_tips(self) -> None:
         QMessageBox.information(self, "Tips", _TIPS)
 
+    def _restore_settings(self) -> None:
+        if self.settings is None:
+            self.refresh_models()
+            return
+        known = {p.resolve() for p in self.registry.extra_dirs}
+        self.registry.extra_dirs += [p for p in self.settings.model_dirs()
+                                     if p.resolve() not in known]
+        self.refresh_models()
+        index = self.model_picker.findText(self.settings.last_model())
+        if index >= 0:
+            self.model_picker.setCurrentIndex(index)
+        values = self.settings.panel_values()
+        if values is not None:
+            self.panel.apply_values(values)
+        geometry = self.settings.geometry()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+
+    def save_settings(self) -> None:
+        if self.settings is None:
+            return
+        self.settings.set_panel_values(self.panel.values())
+        self.settings.set_geometry(self.saveGeometry())
+        self.settings.set_last_model(self.model_picker.currentText())
+        self.settings.set_model_dirs(self.registry.extra_dirs)
+        self.settings.sync()
+
+    def reset_settings(self) -> None:
+        if self.settings is not None:
+            self.settings.reset()
+        self.panel.apply_values(PromptPanel().values())
+        self._on_model_changed()
+
     def closeEvent(self, event) -> None:  # noqa: N802, ANN001
         if self.confirm_close and self.engine.busy:
             answer = QMessageBox.question(
@@ -270,6 +310,7 @@ class MainWindow(QMainWindow):
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
+        self.save_settings()
         self.engine.cancel_all()
         event.accept()
 

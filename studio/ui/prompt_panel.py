@@ -138,6 +138,16 @@ class PromptPanel(QWidget):
         self.width_box.setValue(size)
         self.height_box.setValue(size)
 
+    def apply_model_defaults(self, defaults: dict[str, object]) -> None:
+        """Use a model's recommended steps, guidance and sampler (from its studio.json)."""
+        if isinstance(defaults.get("steps"), int):
+            self.steps.setValue(int(defaults["steps"]))  # type: ignore[arg-type]
+        if isinstance(defaults.get("guidance"), int | float):
+            self.guidance.setValue(float(defaults["guidance"]))  # type: ignore[arg-type]
+        index = self.scheduler.findText(str(defaults.get("scheduler", "")))
+        if index >= 0:
+            self.scheduler.setCurrentIndex(index)
+
     def reuse_last_seed(self) -> None:
         if self.last_seed is not None:
             self.seed.setValue(min(self.last_seed, _MAX_SEED))

@@ -1,0 +1,57 @@
+"""Persisted user settings (QSettings): model folders, panel values, window geometry."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from studio.ui.prompt_panel import PanelValues
+
+
+class StudioSettings:
+    """Typed access to QSettings; unreadable values fall back to defaults, never raise."""
+
+    def __init__(self, settings: QSettings) -> None:
+        self.qsettings = settings
+
+    def model_dirs(self) -> list[Path]:
+        raw = self.qsettings.value("models/extra_dirs", "[]")
+        try:
+            return [Path(p) for p in json.loads(str(raw))]
+        except (ValueError, TypeError):
+            return []
+
+    def set_model_dirs(self, dirs: list[Path]) -> None:
+        self.qsettings.setValue("models/extra_dirs", json.dumps([str(p) for p in dirs]))
+
+    def last_model(self) -> str:
+        return str(self.qsettings.value("models/last", ""))
+
+    def set_last_model(self, name: str) -> None:
+        self.qsettings.setValue("models/last", name)
+
+    def panel_values(self) -> PanelValues | None:
+        raw = self.qsettings.value("panel/values", "")
+        try:
+            return PanelValues(**json.loads(str(raw)))
+        except (ValueError, TypeError):
+            return None
+
+    def set_panel_values(self, values: PanelValues) -> None:
+        self.qsettings.setValue("panel/values", json.dumps(asdict(values)))
+
+    def geometry(self) -> QByteArray | None:
+        value = self.qsettings.value("window/geometry")
+        return value if isinstance(value, QByteArray) else None
+
+    def set_geometry(self, geometry: QByteArray) -> None:
+        self.qsettings.setValue("window/geometry", geometry)
+
+    def reset(self) -> None:
+        self.qsettings.clear()
+
+    def sync(self) -> None:
+        self.qsettings.sync()
