@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 from studio.core.outputs import OutputFolder  # noqa: E402
 from studio.core.records import ResultSaver  # noqa: E402
 from studio.core.requests import GenerateRequest  # noqa: E402
+from studio.engine.context import EngineContext  # noqa: E402
 from studio.engine.device import apply_threads, plan_device  # noqa: E402
 from studio.engine.pipelines import PipelineCache  # noqa: E402
 from studio.engine.runner import GenerationRunner, JobControl  # noqa: E402
@@ -80,7 +81,7 @@ def gui_lateness_and_cancel(request: GenerateRequest, tmp: Path) -> dict:
     signals = EngineSignals()
     plan = plan_device()
     worker = EngineWorker(signals, ResultSaver(OutputFolder(tmp)),
-                          lambda: GenerationRunner(PipelineCache(plan)))
+                          lambda: EngineContext.create(plan, set_threads=False))
     worker.start()
     lateness: list[float] = []
     state = {"last": time.perf_counter(), "done": 0, "cancel_at": None, "steps_after": []}

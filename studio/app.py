@@ -32,18 +32,18 @@ def config_from_env() -> AppConfig:
     return AppConfig(extra_model_dirs=extra)
 
 
-def build_app(config: AppConfig, runner_factory=None, settings=None):  # noqa: ANN001, ANN201
+def build_app(config: AppConfig, context_factory=None, settings=None):  # noqa: ANN001, ANN201
     """Create signals (GUI thread), worker and window; returns (window, worker)."""
     from studio.core.models import EMBEDDED_MODELS_DIR, ModelRegistry
     from studio.core.outputs import OutputFolder
     from studio.core.records import ResultSaver
     from studio.engine.signals import EngineSignals
-    from studio.engine.worker import EngineWorker, default_runner_factory
+    from studio.engine.worker import EngineWorker, default_context_factory
     from studio.ui.main_window import MainWindow
 
     signals = EngineSignals()
     saver = ResultSaver(OutputFolder(config.outputs_root))
-    worker = EngineWorker(signals, saver, runner_factory or default_runner_factory)
+    worker = EngineWorker(signals, saver, context_factory or default_context_factory)
     registry = ModelRegistry(config.embedded_models_dir or EMBEDDED_MODELS_DIR,
                              config.extra_model_dirs)
     window = MainWindow(worker, signals, registry, config.outputs_root, settings)

@@ -11,6 +11,7 @@ from studio.core.infotext import parse_infotext
 from studio.core.outputs import OutputFolder, read_parameters
 from studio.core.records import ResultSaver
 from studio.core.requests import GenerateRequest, JobKind
+from studio.engine.context import EngineContext
 from studio.engine.device import plan_device
 from studio.engine.pipelines import PipelineCache
 from studio.engine.runner import GenerationRunner
@@ -67,13 +68,11 @@ class Recorder:
 @pytest.fixture
 def engine(tmp_path):
     recorder = Recorder()
-    cache = PipelineCache(plan_device("cpu"))
-    worker = EngineWorker(
-        recorder, ResultSaver(OutputFolder(tmp_path / "outputs")),
-        runner_factory=lambda: GenerationRunner(cache, max_preview_fps=0),
-    )
+    ctx = EngineContext.create(plan_device("cpu"), max_preview_fps=0, set_threads=False)
+    worker = EngineWorker(recorder, ResultSaver(OutputFolder(tmp_path / "outputs")),
+                          context_factory=lambda: ctx)
     worker.start()
-    yield worker, recorder, cache
+    yield worker, recorder, ctx.cache
     assert worker.shutdown(timeout=30)
 
 

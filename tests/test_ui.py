@@ -9,16 +9,15 @@ from PySide6.QtTest import QTest
 from studio.app import AppConfig, build_app
 from studio.core.infotext import parse_infotext
 from studio.core.outputs import read_parameters
+from studio.engine.context import EngineContext
 from studio.engine.device import plan_device
-from studio.engine.pipelines import PipelineCache
-from studio.engine.runner import GenerationRunner
 
 
 @pytest.fixture
 def studio_window(qtbot, tmp_path, tiny_model_dir):
     config = AppConfig(outputs_root=tmp_path / "out", embedded_models_dir=tmp_path / "none",
                        extra_model_dirs=[tiny_model_dir.parent])
-    factory = lambda: GenerationRunner(PipelineCache(plan_device("cpu")), max_preview_fps=0)  # noqa: E731
+    factory = lambda: EngineContext.create(plan_device("cpu"), max_preview_fps=0)  # noqa: E731
     window, worker = build_app(config, factory)
     window.confirm_close = False
     qtbot.addWidget(window)

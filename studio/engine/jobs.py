@@ -1,4 +1,4 @@
-"""One job from start to its final event; every failure becomes a `failed` message."""
+"""Jobs from start to their final event; every failure becomes a `failed` message."""
 
 from __future__ import annotations
 
@@ -9,31 +9,25 @@ import torch
 from studio.core.records import ImageResult, ResultSaver
 from studio.core.requests import GenerateRequest
 from studio.engine.pipelines import ModelLoadError
-from studio.engine.runner import GenerationRunner, JobCancelled, JobControl
+from studio.engine.runner import JobCancelled, JobControl
 
 log = logging.getLogger(__name__)
 
+_OOM_MESSAGE = (
+    "Out of memory. Try a smaller size, fewer images per batch, or close other programs."
+)
 
-def run_generate_job(job_id: int, request: GenerateRequest, runner: GenerationRunner,
-                     control: JobControl, events, saver: ResultSaver) -> None:  # noqa: ANN001
-    """Run every image of the batch: save each, then report it; end with one final event."""
-    results: list[ImageResult] = []
+
+def run_job(job_id: int, request: object, ctx, control: JobControl, events,  # noqa: ANN001
+            saver: ResultSaver) -> None:
+    """Validate, report start, run the request's handler, and end with exactly one event."""
+    handler = ctx.handlers.get(type(request))
     try:
-        request.validate()
+        if handler is None:
+            raise ValueError(f"this engine cannot run {type(request).__name__} jobs")
+        request.validate()  # type: ignore[attr-defined]
         events.job_started(job_id, request)
-        for index in range(request.batch_count):
-            single = request.for_batch_index(index)
-
-            def on_preview(step: int, total: int, image: object) -> None:
-                events.job_preview(job_id, step, total, image)
-
-            output = runner.run_one(single, control, on_preview)
-            steps_done = output.steps_done if output.partial else None
-            result = saver.save(job_id, index, output.image, single, steps_done)
-            results.append(result)
-            events.job_result(result)
-            if output.partial:
-                break
+        results = handler(job_id, request, ctx, control, events, saver)
     except JobCancelled:
         events.job_cancelled(job_id)
         return
@@ -45,11 +39,26 @@ def run_generate_job(job_id: int, request: GenerateRequest, runner: GenerationRu
         return
     except Exception as exc:  # errors are data: report and keep serving
         log.exception("job %s failed", job_id)
-        events.job_failed(job_id, f"Generation failed: {type(exc).__name__}: {exc}")
+        events.job_failed(job_id, f"Job failed: {type(exc).__name__}: {exc}")
         return
     events.job_finished(job_id, results)
 
 
-_OOM_MESSAGE = (
-    "Out of memory. Try a smaller size, fewer images per batch, or close other programs."
-)
+def run_generate(job_id: int, request: GenerateRequest, ctx, control: JobControl,  # noqa: ANN001
+                 events, saver: ResultSaver) -> list[ImageResult]:
+    """Every image of a batch: generate, save, then report it."""
+    results: list[ImageResult] = []
+    for index in range(request.batch_count):
+        single = request.for_batch_index(index)
+
+        def on_preview(step: int, total: int, image: object) -> None:
+            events.job_preview(job_id, step, total, image)
+
+        output = ctx.generation.run_one(single, control, on_preview)
+        steps_done = output.steps_done if output.partial else None
+        result = saver.save(job_id, index, output.image, single, steps_done)
+        results.append(result)
+        events.job_result(result)
+        if output.partial:
+            break
+    return results

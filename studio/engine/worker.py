@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Protocol
 
 from studio.core.records import ImageResult, ResultSaver
-from studio.core.requests import GenerateRequest
 
 log = logging.getLogger(__name__)
 
@@ -27,41 +26,37 @@ class EngineEvents(Protocol):
     def engine_status(self, text: str) -> None: ...
 
 
-RunnerFactory = Callable[[], object]
+ContextFactory = Callable[[], object]
 
 
-def default_runner_factory() -> object:
+def default_context_factory() -> object:
     """Builds the torch side inside the worker thread (torch imported there, not at startup)."""
-    from studio.engine.device import apply_threads, plan_device
-    from studio.engine.pipelines import PipelineCache
-    from studio.engine.runner import GenerationRunner
+    from studio.engine.context import EngineContext
 
-    plan = plan_device()
-    apply_threads(plan)
-    return GenerationRunner(PipelineCache(plan))
+    return EngineContext.create()
 
 
 class EngineWorker:
     """Owns the pipelines on one thread; `submit` queues, `cancel` flags, events report."""
 
     def __init__(self, events: EngineEvents, saver: ResultSaver,
-                 runner_factory: RunnerFactory = default_runner_factory) -> None:
+                 context_factory: ContextFactory = default_context_factory) -> None:
         self.events = events
         self.saver = saver
-        self._runner_factory = runner_factory
-        self._queue: queue.Queue[tuple[int, GenerateRequest] | None] = queue.Queue()
+        self._context_factory = context_factory
+        self._queue: queue.Queue[tuple[int, object] | None] = queue.Queue()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._cancelled_queued: set[int] = set()
         self._pending: set[int] = set()
         self._current: tuple[int, object] | None = None
         self._thread = threading.Thread(target=self._serve, name="studio-engine", daemon=True)
-        self.runner: object | None = None
+        self.context: object | None = None
 
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, request: GenerateRequest) -> int:
+    def submit(self, request: object) -> int:
         """Queue a job; returns its id. Never blocks."""
         with self._lock:
             job_id = next(self._ids)
@@ -119,21 +114,21 @@ class EngineWorker:
 
     def _setup(self) -> str | None:
         try:
-            self.runner = self._runner_factory()
+            self.context = self._context_factory()
         except Exception as exc:  # the engine must keep answering, with a clear message
             log.exception("engine setup failed")
             return f"The engine could not start: {exc}"
         return None
 
-    def _run_job(self, job_id: int, request: GenerateRequest) -> None:
-        from studio.engine.jobs import run_generate_job
+    def _run_job(self, job_id: int, request: object) -> None:
+        from studio.engine.jobs import run_job
         from studio.engine.runner import JobControl
 
         control = JobControl()
         with self._lock:
             self._current = (job_id, control)
         try:
-            run_generate_job(job_id, request, self.runner, control, self.events, self.saver)
+            run_job(job_id, request, self.context, control, self.events, self.saver)
         finally:
             with self._lock:
                 self._current = None
