@@ -20,7 +20,7 @@ class ImageResult:
     job_id: int
     index: int
     image: Image.Image
-    request: GenerateRequest
+    request: object  # the frozen request that produced it (GenerateRequest, …)
     infotext: str
     path: Path | None
     save_error: str | None = None
@@ -56,8 +56,15 @@ class ResultSaver:
     def save(self, job_id: int, index: int, image: Image.Image, request: GenerateRequest,
              steps_done: int | None = None) -> ImageResult:
         infotext = infotext_for(request, steps_done)
+        return self.save_with_infotext(job_id, index, image, request, infotext,
+                                       f"{request.seed}", steps_done)
+
+    def save_with_infotext(self, job_id: int, index: int, image: Image.Image, request: object,
+                           infotext: str, stem: str, steps_done: int | None = None
+                           ) -> ImageResult:
+        """Save any job's image under a unique name ending in `stem`; errors become data."""
         try:
-            path: Path | None = self.outputs.save(image, infotext, f"{request.seed}")
+            path: Path | None = self.outputs.save(image, infotext, stem)
             error = None
         except OSError as exc:
             path, error = None, f"Could not save to {self.outputs.root}: {exc.strerror or exc}"

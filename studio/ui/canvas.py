@@ -41,6 +41,8 @@ class ImageCanvas(QWidget):
 
     def show_preview(self, image: QImage, target: QSize) -> None:
         """Show a small latent-resolution preview stretched to the final image size."""
+        if target.isEmpty():
+            target = image.size()
         scaled = image.scaled(target, Qt.AspectRatioMode.IgnoreAspectRatio,
                               Qt.TransformationMode.SmoothTransformation)
         self.set_image(scaled, preview=True)

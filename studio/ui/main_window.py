@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QSplitter,
+    QTabWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -65,8 +66,10 @@ class MainWindow(QMainWindow):
     # ----- construction -------------------------------------------------------------------
     def _build_widgets(self) -> None:
         self.panel = PromptPanel()
-        self.panel.setMinimumWidth(320)
-        self.panel.setMaximumWidth(460)
+        self.tabs = QTabWidget()
+        self.tabs.setMinimumWidth(330)
+        self.tabs.setMaximumWidth(480)
+        self.tabs.addTab(self.panel, "Generate")
         self.canvas = ImageCanvas()
         self.gallery = GalleryStrip()
         self.notice = NoticeBar()
@@ -77,7 +80,7 @@ class MainWindow(QMainWindow):
         column.addWidget(self.canvas, 1)
         column.addWidget(self.gallery)
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.panel)
+        splitter.addWidget(self.tabs)
         splitter.addWidget(center)
         splitter.setStretchFactor(1, 1)
         self.setCentralWidget(splitter)
@@ -193,13 +196,16 @@ class MainWindow(QMainWindow):
         except ValueError as exc:
             self.notice.show_message(str(exc), "error")
             return None
+        return self.submit_job(request)
+
+    def submit_job(self, request: object) -> int:
+        """Queue any engine request (validated by the engine) and track it; returns its id."""
         self.notice.hide()
         job_id = self.engine.submit(request)
         self.jobs[job_id] = request
         self.panel.set_running(True)
-        queued = len(self.jobs) - (1 if self.current_job else 0)
         if self.current_job is not None:
-            self.progress_label.setText(f"Queued ({queued} waiting)")
+            self.progress_label.setText(f"Queued ({len(self.jobs) - 1} waiting)")
         return job_id
 
     def cancel(self) -> None:
@@ -210,7 +216,7 @@ class MainWindow(QMainWindow):
     def _on_started(self, job_id: int, request: GenerateRequest) -> None:
         self.current_job = job_id
         self._job_started_at = time.monotonic()
-        self.tracker.reset(request.batch_count)
+        self.tracker.reset(getattr(request, "batch_count", 1))
         self.progress.setValue(0)
         self.progress_label.setText("Loading model…" if request else "")
 
@@ -219,7 +225,8 @@ class MainWindow(QMainWindow):
         if request is None or job_id != self.current_job:
             return
         self.tracker.update(step, total)
-        self.canvas.show_preview(qimage_from_array(image), QSize(request.width, request.height))
+        target = QSize(getattr(request, "width", 0), getattr(request, "height", 0))
+        self.canvas.show_preview(qimage_from_array(image), target)
         self.progress.setValue(round(self.tracker.fraction * 100))
         self.progress_label.setText(self.tracker.describe())
 
