@@ -6,13 +6,17 @@ import json
 import re
 from collections.abc import Mapping
 
-_PARAM_RE = re.compile(r'\s*([\w ]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+# A1111's own pattern (modules/infotext_utils.py): keys may hold spaces, `-` and `/`.
+_PARAM_RE = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
 _NEEDS_QUOTES = re.compile(r"[,:\n]")
 
 
 def _quote(value: object) -> str:
+    """A1111 quoting: JSON-quote values holding `,` `:` or a newline (and, so that they read
+    back unchanged, values that start with a quote or have outer whitespace)."""
     text = str(value)
-    return json.dumps(text, ensure_ascii=False) if _NEEDS_QUOTES.search(text) else text
+    plain = not _NEEDS_QUOTES.search(text) and not text.startswith('"') and text == text.strip()
+    return text if plain else json.dumps(text, ensure_ascii=False)
 
 
 def format_infotext(prompt: str, negative: str, params: Mapping[str, object]) -> str:

@@ -1,0 +1,175 @@
+"""Reading generation parameters back from images: ours, A1111's and ComfyUI's.
+
+`read_image_parameters(path)` never raises: a missing, broken or hostile file gives None, a
+partly readable one gives the fields it could read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from PIL import Image
+
+from studio.core.infotext import parse_infotext
+from studio.core.requests import SCHEDULER_NAMES
+
+_SIZE_RE = re.compile(r"^\s*(\d{1,5})\s*[x×]\s*(\d{1,5})\s*$")
+MAX_TEXT_CHARS = 2_000_000  # larger chunks are ignored, not parsed
+
+
+@dataclass(frozen=True)
+class ImageParameters:
+    """Settings recovered from an image; None where the image did not say."""
+
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    steps: int | None = None
+    scheduler: str | None = None
+    guidance: float | None = None
+    seed: int | None = None
+    width: int | None = None
+    height: int | None = None
+    model: str | None = None
+    strength: float | None = None
+    source: str = ""  # "a1111" (also ours) or "comfyui"
+
+    def is_empty(self) -> bool:
+        return all(getattr(self, f.name) is None for f in fields(self) if f.name != "source")
+
+
+# ----- samplers ---------------------------------------------------------------------------
+_EXACT = {name.lower(): name for name in SCHEDULER_NAMES}
+_ALIASES = {
+    "euler_ancestral": "Euler a", "euler ancestral": "Euler a", "k_euler_a": "Euler a",
+    "k_euler_ancestral": "Euler a", "euler": "Euler", "k_euler": "Euler",
+    "ddim": "DDIM", "ddpm": "DDPM", "dpmpp_2m": "DPM++ 2M", "k_dpmpp_2m": "DPM++ 2M",
+    "dpm++ 2m karras": "DPM++ 2M Karras", "k_dpmpp_2m_ka": "DPM++ 2M Karras",
+    "unipc": "UniPC", "uni_pc": "UniPC", "uni_pc_bh2": "UniPC",
+}
+
+
+def map_sampler(name: str | None, schedule: str | None = None) -> str | None:
+    """Our scheduler name for an A1111/ComfyUI sampler (+ schedule type), best-effort.
+
+    "DPM++ 2M Karras", ("DPM++ 2M", "Karras") and ("dpmpp_2m", "karras") all map to
+    "DPM++ 2M Karras"; unknown samplers map to the closest family, or None.
+    """
+    if not name:
+        return None
+    key = " ".join(name.strip().lower().split())
+    karras = "karras" in key or (schedule or "").strip().lower() == "karras"
+    base = _EXACT.get(key) or _ALIASES.get(key)
+    if base is None:
+        base = _closest_family(key)
+    if base == "DPM++ 2M" and karras:
+        return "DPM++ 2M Karras"
+    return base
+
+
+def _closest_family(key: str) -> str | None:
+    compact = key.replace("_", " ")
+    if compact.endswith(" a") or "ancestral" in compact:
+        return "Euler a"
+    if "dpm" in compact:
+        return "DPM++ 2M Karras" if "karras" in compact else "DPM++ 2M"
+    if "unipc" in compact.replace(" ", "") or "uni pc" in compact:
+        return "UniPC"
+    if compact.startswith(("euler", "heun", "lms")):
+        return "Euler"
+    if "plms" in compact or "pndm" in compact:
+        return "DDIM"
+    return None
+
+
+# ----- value coercion (never raises) --------------------------------------------------------
+def _int(value: object, low: int = 0, high: int = 2**63) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    text = str(value).strip()[:64]
+    try:
+        number = int(text)
+    except ValueError:
+        try:
+            number = int(float(text))
+        except (ValueError, OverflowError):
+            return None
+    return number if low <= number <= high else None
+
+
+def _float(value: object, low: float = 0.0, high: float = 1e6) -> float | None:
+    try:
+        number = float(str(value).strip()) if not isinstance(value, bool) else None
+    except (ValueError, OverflowError):
+        return None
+    return number if number is not None and low <= number <= high else None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _size(value: object) -> tuple[int | None, int | None]:
+    match = _SIZE_RE.match(str(value)) if value is not None else None
+    if not match:
+        return None, None
+    return _int(match.group(1), 1, 65536), _int(match.group(2), 1, 65536)
+
+
+# ----- A1111 / ours -------------------------------------------------------------------------
+def parameters_from_infotext(text: str) -> ImageParameters:
+    """Fields from an A1111 `parameters` infotext (which is also what Studio writes)."""
+    parsed = parse_infotext(text)
+    width, height = _size(parsed.get("Size"))
+    return ImageParameters(
+        prompt=parsed.get("Prompt", ""),
+        negative_prompt=parsed.get("Negative prompt", ""),
+        steps=_int(parsed.get("Steps"), 1, 10_000),
+        scheduler=map_sampler(parsed.get("Sampler"), parsed.get("Schedule type")),
+        guidance=_float(parsed.get("CFG scale"), 0.0, 100.0),
+        seed=_int(parsed.get("Seed"), 0, 2**64),
+        width=width, height=height,
+        model=parsed.get("Model") or None,
+        strength=_float(parsed.get("Denoising strength"), 0.0, 1.0),
+        source="a1111",
+    )
+
+
+# ----- reading files ------------------------------------------------------------------------
+def read_image_parameters(path: Path) -> ImageParameters | None:
+    """Parameters stored in an image file (A1111/Studio `parameters`, ComfyUI `prompt` or
+    `workflow`), or None when it has none or cannot be read. Never raises."""
+    try:
+        with Image.open(path) as image:
+            info = dict(image.info)
+    except Exception:  # noqa: BLE001 - any unreadable/hostile file is simply "no parameters"
+        return None
+    return parameters_from_info(info)
+
+
+def parameters_from_info(info: dict[str, object]) -> ImageParameters | None:
+    """Parameters from a PIL `image.info` dict. Never raises."""
+    from studio.core.comfyui import parameters_from_comfyui
+
+    try:
+        text = _text(info.get("parameters"))
+        if text and len(text) <= MAX_TEXT_CHARS:
+            return parameters_from_infotext(text)
+        prompt, workflow = _text(info.get("prompt")), _text(info.get("workflow"))
+        if prompt or workflow:
+            found = parameters_from_comfyui(_json(prompt), _json(workflow))
+            return None if found is None or found.is_empty() else found
+    except Exception:  # noqa: BLE001 - belt and braces: reading metadata must never crash
+        return None
+    return None
+
+
+def _json(text: str | None) -> object:
+    if not text or len(text) > MAX_TEXT_CHARS:
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
