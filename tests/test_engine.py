@@ -220,9 +220,9 @@ def test_switching_job_kinds_reuses_loaded_weights(engine, tiny_model_dir):
 
     worker.submit(_request(tiny_model_dir, steps=2))
     worker.submit(_request(tiny_model_dir, steps=4, kind=JobKind.IMG2IMG, strength=0.5,
-                           init_image=png(init)))
+                           init_image=png(init), work_resolution=64))
     worker.submit(_request(tiny_model_dir, steps=4, kind=JobKind.INPAINT, strength=1.0,
-                           init_image=png(init), mask_image=png(mask)))
+                           init_image=png(init), mask_image=png(mask), work_resolution=64))
     rec.wait()
     assert [e[0] for e in rec.events if e[0] in ("finished", "failed")] == ["finished"] * 3
     assert cache.load_count == 1

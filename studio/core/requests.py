@@ -41,9 +41,13 @@ class GenerateRequest:
     batch_count: int = 1
     kind: JobKind = JobKind.TXT2IMG
     strength: float = 0.75
-    init_image: bytes | None = field(default=None, repr=False)
-    mask_image: bytes | None = field(default=None, repr=False)
+    init_image: bytes | None = field(default=None, repr=False)  # PNG bytes (img2img, inpaint)
+    mask_image: bytes | None = field(default=None, repr=False)  # PNG bytes, white = repaint
     model_name: str = ""
+    mask_blur: float = 4.0
+    only_masked: bool = True
+    mask_padding: int = 32
+    work_resolution: int = 512  # long side the model works at for img2img / inpaint
 
     def validate(self) -> None:
         """Raise ValueError with a user-facing message when a field is out of range."""
@@ -63,8 +67,20 @@ class GenerateRequest:
             raise ValueError(f"batch count must be between 1 and 100 (got {self.batch_count})")
         if not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be between 0 and {2**32 - 1} (got {self.seed})")
-        if self.kind is not JobKind.TXT2IMG and not 0.0 < self.strength <= 1.0:
+        if self.kind is not JobKind.TXT2IMG:
+            self._validate_edit()
+
+    def _validate_edit(self) -> None:
+        if not 0.0 < self.strength <= 1.0:
             raise ValueError(f"strength must be in (0, 1] (got {self.strength})")
+        if self.init_image is None:
+            raise ValueError(f"{self.kind.value} needs a source image: open one on the canvas")
+        if self.kind is JobKind.INPAINT and self.mask_image is None:
+            raise ValueError("inpainting needs a mask: paint over the area to change")
+        if not 64 <= self.work_resolution <= 4096:
+            raise ValueError(f"work resolution must be 64–4096 px (got {self.work_resolution})")
+        if not 0 <= self.mask_blur <= 256 or not 0 <= self.mask_padding <= 4096:
+            raise ValueError("mask blur must be 0–256 px and padding 0–4096 px")
 
     def for_batch_index(self, index: int) -> GenerateRequest:
         """The single-image request for image `index` of a batch (seed + index)."""

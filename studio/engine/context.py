@@ -36,4 +36,8 @@ class EngineContext:
         cache = PipelineCache(plan)
         ctx = cls(plan, cache, GenerationRunner(cache, max_preview_fps))
         ctx.handlers[GenerateRequest] = run_generate
+        from studio.core.upscale import UpscaleRequest
+        from studio.engine.upscale_job import run_upscale
+
+        ctx.handlers[UpscaleRequest] = run_upscale
         return ctx

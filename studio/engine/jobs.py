@@ -7,7 +7,7 @@ import logging
 import torch
 
 from studio.core.records import ImageResult, ResultSaver
-from studio.core.requests import GenerateRequest
+from studio.core.requests import GenerateRequest, JobKind
 from studio.engine.pipelines import ModelLoadError
 from studio.engine.runner import JobCancelled, JobControl
 
@@ -47,6 +47,10 @@ def run_job(job_id: int, request: object, ctx, control: JobControl, events,  # n
 def run_generate(job_id: int, request: GenerateRequest, ctx, control: JobControl,  # noqa: ANN001
                  events, saver: ResultSaver) -> list[ImageResult]:
     """Every image of a batch: generate, save, then report it."""
+    if request.kind is not JobKind.TXT2IMG:
+        from studio.engine.edit import run_edit
+
+        return run_edit(job_id, request, ctx, control, events, saver)
     results: list[ImageResult] = []
     for index in range(request.batch_count):
         single = request.for_batch_index(index)

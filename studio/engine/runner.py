@@ -90,8 +90,12 @@ class GenerationRunner:
         self.max_preview_fps = max_preview_fps
 
     def run_one(self, request: GenerateRequest, control: JobControl,
-                on_preview: PreviewCallback | None = None) -> RunOutput:
-        """Generate the image for `request.seed`; raises JobCancelled when cancelled."""
+                on_preview: PreviewCallback | None = None, init: Image.Image | None = None,
+                mask: Image.Image | None = None) -> RunOutput:
+        """Generate the image for `request.seed`; raises JobCancelled when cancelled.
+
+        `init`/`mask` override the request's encoded images (already at the work size).
+        """
         from pathlib import Path
 
         pipe = self.cache.get(Path(request.model_path), request.kind)
@@ -99,7 +103,7 @@ class GenerationRunner:
         tap = X0Tap(pipe.scheduler)
         preview = preview_for_model(Path(request.model_path), type(pipe).__name__)
         watcher = _StepWatcher(tap, preview, control, on_preview, self.max_preview_fps)
-        kwargs = self._pipe_kwargs(request)
+        kwargs = self._pipe_kwargs(request, init, mask)
         try:
             with torch.inference_mode():
                 image = pipe(**kwargs, callback_on_step_end=watcher).images[0]
@@ -109,7 +113,8 @@ class GenerationRunner:
         return RunOutput(image, watcher.steps_done, _total(pipe, request))
 
     @staticmethod
-    def _pipe_kwargs(request: GenerateRequest) -> dict:
+    def _pipe_kwargs(request: GenerateRequest, init: Image.Image | None = None,
+                     mask: Image.Image | None = None) -> dict:
         generator = torch.Generator("cpu").manual_seed(request.seed)
         kwargs: dict = dict(
             prompt=request.prompt,
@@ -121,14 +126,15 @@ class GenerationRunner:
         if request.kind is JobKind.TXT2IMG:
             kwargs.update(width=request.width, height=request.height)
         else:
-            if request.init_image is None:
+            if init is None and request.init_image is None:
                 raise ValueError(f"{request.kind.value} needs an init image")
-            kwargs.update(image=decode_image_bytes(request.init_image), strength=request.strength)
+            init = init or decode_image_bytes(request.init_image)  # type: ignore[arg-type]
+            kwargs.update(image=init, strength=request.strength)
         if request.kind is JobKind.INPAINT:
-            if request.mask_image is None:
+            if mask is None and request.mask_image is None:
                 raise ValueError("inpainting needs a mask image")
-            mask = decode_image_bytes(request.mask_image, "L")
-            kwargs.update(mask_image=mask, width=request.width, height=request.height)
+            mask = mask or decode_image_bytes(request.mask_image, "L")  # type: ignore[arg-type]
+            kwargs.update(mask_image=mask, width=init.width, height=init.height)
         return kwargs
 
     @staticmethod

@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen, QWheelEvent
+from dataclasses import dataclass
+
+from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPen, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from studio.ui.mask_layer import MaskLayer
 
 _MIN_ZOOM, _MAX_ZOOM = 0.05, 32.0
 
 
+@dataclass
+class Brush:
+    """Mask brush settings: radius in image pixels, hardness 0 (soft) … 1 (hard)."""
+
+    radius: float = 24.0
+    hardness: float = 0.7
+    erase: bool = False
+
+
 class ImageCanvas(QWidget):
-    """Displays one image; wheel zooms at the cursor, middle/left drag pans, double-click fits."""
+    """Displays one image; wheel zooms at the cursor, middle/left drag pans, double-click fits.
+
+    With `painting` on, left-drag paints the mask layer (middle-drag or Space+drag pans).
+    """
 
     zoom_changed = Signal(float)
+    mask_changed = Signal()
+    brush_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -26,6 +44,16 @@ class ImageCanvas(QWidget):
         self.offset = QPointF(0, 0)
         self._fit_mode = True
         self._drag_from: QPointF | None = None
+        self.mask: MaskLayer | None = None
+        self.painting = False
+        self.brush = Brush()
+        self.mask_color = QColor(255, 70, 70)
+        self.mask_opacity = 0.5
+        self.region_preview: tuple[QImage, QRect] | None = None
+        self._stroke_last: QPointF | None = None
+        self._cursor_pos: QPointF | None = None
+        self._space_down = False
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(640, 640)
@@ -37,6 +65,15 @@ class ImageCanvas(QWidget):
         self.is_preview = preview
         if size_changed and self._fit_mode:
             self.fit()
+        self.update()
+
+    def show_region_preview(self, image: QImage, box: QRect) -> None:
+        """Show a (masked, RGBA) preview in place over `box` of the current image."""
+        self.region_preview = (image, box)
+        self.update()
+
+    def clear_region_preview(self) -> None:
+        self.region_preview = None
         self.update()
 
     def show_preview(self, image: QImage, target: QSize) -> None:
@@ -113,21 +150,83 @@ class ImageCanvas(QWidget):
         if steps:
             self.zoom_by(1.25**steps, event.position())
 
+    def _wants_pan(self, event: QMouseEvent) -> bool:
+        if event.button() == Qt.MouseButton.MiddleButton:
+            return True
+        return not (self.painting and self.mask is not None) or self._space_down
+
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton and not self._wants_pan(event):
+            self.mask.begin()  # type: ignore[union-attr]
+            self._stroke_last = self.widget_to_image(event.position())
+            self._paint_to(self._stroke_last)
+            return
         if event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
             self._drag_from = event.position()
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if self._drag_from is not None:
+        old_cursor = self._cursor_pos
+        self._cursor_pos = event.position()
+        if self._stroke_last is not None:
+            self._paint_to(self.widget_to_image(event.position()))
+        elif self._drag_from is not None:
             self._fit_mode = False
             self.offset += event.position() - self._drag_from
             self._drag_from = event.position()
             self.update()
+        elif self.painting and self.mask is not None:
+            self._update_cursor_outline(old_cursor)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._stroke_last is not None:
+            self._stroke_last = None
+            self.mask.end()  # type: ignore[union-attr]
+            self.mask_changed.emit()
         self._drag_from = None
         self.unsetCursor()
+
+    def _paint_to(self, point: QPointF) -> None:
+        """Stamp the brush from the last stroke point to `point` (image coords)."""
+        start = self._stroke_last or point
+        dirty = self.mask.dab_line(start, point, self.brush.radius,  # type: ignore[union-attr]
+                                   self.brush.hardness, self.brush.erase)
+        self._stroke_last = point
+        self.update(self._widget_rect_of(QRectF(dirty)).adjusted(-2, -2, 2, 2))
+
+    def _widget_rect_of(self, image_rect: QRectF) -> QRect:
+        top_left = self.image_to_widget(image_rect.topLeft())
+        return QRectF(top_left, image_rect.size() * self.zoom).toAlignedRect()
+
+    def _update_cursor_outline(self, old: QPointF | None) -> None:
+        r = self.brush.radius * self.zoom + 3
+        for point in (old, self._cursor_pos):
+            if point is not None:
+                self.update(QRectF(point.x() - r, point.y() - r, 2 * r, 2 * r).toAlignedRect())
+
+    def set_brush_radius(self, radius: float) -> None:
+        self.brush.radius = max(1.0, min(1024.0, radius))
+        self.brush_changed.emit()
+        self.update()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_BracketRight:
+            self.set_brush_radius(self.brush.radius * 1.2 + 1)
+        elif event.key() == Qt.Key.Key_BracketLeft:
+            self.set_brush_radius(self.brush.radius / 1.2 - 1)
+        elif event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_down = True
+        else:
+            super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_down = False
+        super().keyReleaseEvent(event)
+
+    def leaveEvent(self, event) -> None:  # noqa: N802, ANN001
+        self._cursor_pos = None
+        self.update()
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         self.fit()
@@ -143,8 +242,41 @@ class ImageCanvas(QWidget):
         smooth = self.zoom < 1.0 or self.is_preview
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         painter.drawImage(rect, self.image)
+        if self.region_preview is not None:
+            preview, box = self.region_preview
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+            painter.drawImage(self._widget_rect_of(QRectF(box)), preview)
+        if self.mask is not None and self.painting:
+            self._paint_mask_overlay(painter, rect, event.rect())
         painter.setPen(QPen(QColor(0, 0, 0, 120), 1))
         painter.drawRect(rect.adjusted(-0.5, -0.5, 0.5, 0.5))
+        if self.painting and self.mask is not None and self._cursor_pos is not None:
+            self._paint_brush_outline(painter)
+
+    def _paint_mask_overlay(self, painter: QPainter, rect: QRectF, clip: QRect) -> None:
+        """Tint masked pixels: draw the alpha mask into a layer, colour it, blend it."""
+        area = rect.toAlignedRect().intersected(clip)
+        if area.isEmpty():
+            return
+        layer = QImage(area.size(), QImage.Format.Format_ARGB32_Premultiplied)
+        layer.fill(0)
+        layer_painter = QPainter(layer)
+        layer_painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.zoom < 1)
+        layer_painter.drawImage(rect.translated(-area.x(), -area.y()), self.mask.image)
+        layer_painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceIn)
+        layer_painter.fillRect(layer.rect(), self.mask_color)
+        layer_painter.end()
+        painter.setOpacity(self.mask_opacity)
+        painter.drawImage(area.topLeft(), layer)
+        painter.setOpacity(1.0)
+
+    def _paint_brush_outline(self, painter: QPainter) -> None:
+        r = self.brush.radius * self.zoom
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for color, width in ((QColor(0, 0, 0, 180), 3), (QColor(255, 255, 255, 230), 1)):
+            painter.setPen(QPen(color, width))
+            painter.drawEllipse(self._cursor_pos, r, r)
 
     def _paint_placeholder(self, painter: QPainter) -> None:
         painter.setPen(self.palette().color(self.foregroundRole()).darker(140))

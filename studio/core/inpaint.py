@@ -1,0 +1,158 @@
+"""Inpainting image math: mask checks, crop boxes, latent-grid snapping, feathered paste-back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+Box = tuple[int, int, int, int]  # left, top, right, bottom (right/bottom exclusive)
+
+
+@dataclass(frozen=True)
+class InpaintPlan:
+    """Where the model works: `box` of the source, processed at `work_size` (w, h)."""
+
+    box: Box
+    work_size: tuple[int, int]
+
+
+def normalize_image(image: Image.Image) -> Image.Image:
+    """Any PIL image (RGBA, palette, 16-bit, grayscale) as 8-bit RGB."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if array.max() > 255 else 255.0
+        image = Image.fromarray(np.clip(array / top * 255, 0, 255).astype(np.uint8))
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def mask_to_array(mask: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """A mask image as uint8 (H, W); raises ValueError when its size differs from `size`."""
+    if mask.size != size:
+        raise ValueError(
+            f"The mask is {mask.size[0]}×{mask.size[1]} but the image is {size[0]}×{size[1]}; "
+            "paint the mask on this image or resize the mask to match."
+        )
+    if mask.mode in ("RGBA", "LA"):
+        alpha = np.asarray(mask.getchannel("A"))
+        if alpha.min() < 255:
+            return alpha.copy()
+    return np.asarray(normalize_image(mask).convert("L")).copy()
+
+
+def check_mask(mask: np.ndarray) -> None:
+    if not mask.any():
+        raise ValueError(
+            "The mask is empty: paint over the part of the image to change (white = repaint), "
+            "or use image-to-image to change the whole picture."
+        )
+
+
+def mask_bbox(mask: np.ndarray) -> Box | None:
+    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    if rows.size == 0:
+        return None
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def crop_box(bbox: Box, image_size: tuple[int, int], padding: int, aspect: float) -> Box:
+    """`bbox` grown by `padding`, widened to `aspect` (w/h), shifted/clamped inside the image."""
+    width, height = image_size
+    left, top = bbox[0] - padding, bbox[1] - padding
+    right, bottom = bbox[2] + padding, bbox[3] + padding
+    w, h = right - left, bottom - top
+    if w / h < aspect:
+        w = round(h * aspect)
+    else:
+        h = round(w / aspect)
+    w, h = min(w, width), min(h, height)
+    cx, cy = (bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2
+    left = int(round(min(max(cx - w / 2, 0), width - w)))
+    top = int(round(min(max(cy - h / 2, 0), height - h)))
+    return left, top, left + w, top + h
+
+
+def work_size_for(box_size: tuple[int, int], resolution: int, multiple: int = 8) -> tuple[int, int]:
+    """Processing size: the box's aspect with its long side at `resolution`, snapped to 8."""
+    w, h = box_size
+    scale = resolution / max(w, h)
+    snap = lambda v: max(multiple, int(round(v * scale / multiple)) * multiple)  # noqa: E731
+    return snap(w), snap(h)
+
+
+def plan_inpaint(mask: np.ndarray, only_masked: bool, padding: int,
+                 resolution: int) -> InpaintPlan:
+    """Crop to the mask (plus padding) in "only masked" mode, else use the whole image."""
+    height, width = mask.shape
+    if only_masked:
+        bbox = mask_bbox(mask)
+        assert bbox is not None
+        box = crop_box(bbox, (width, height), padding, 1.0 if resolution else width / height)
+    else:
+        box = (0, 0, width, height)
+    return InpaintPlan(box, work_size_for((box[2] - box[0], box[3] - box[1]), resolution))
+
+
+def grow_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """Dilate by `pixels` so every latent cell the mask touches is regenerated."""
+    if pixels <= 0:
+        return mask
+    size = 2 * pixels + 1
+    return np.asarray(Image.fromarray(mask).filter(ImageFilter.MaxFilter(size)))
+
+
+def feather(mask: np.ndarray, radius: float) -> np.ndarray:
+    """Blend weights in [0, 1]: the mask blurred outward; exactly 0 beyond the blur's reach."""
+    if radius <= 0:
+        return (mask > 127).astype(np.float32)
+    hard = Image.fromarray(np.where(mask > 127, 255, 0).astype(np.uint8))
+    grown = hard.filter(ImageFilter.MaxFilter(2 * int(radius) + 1))
+    blurred = np.asarray(grown.filter(ImageFilter.GaussianBlur(radius / 2)), np.float32) / 255
+    blurred[blurred < 1.5 / 255] = 0.0
+    return np.maximum(blurred, (mask > 127).astype(np.float32))
+
+
+def match_colors(generated: np.ndarray, original: np.ndarray, ring: np.ndarray) -> np.ndarray:
+    """Shift each channel of `generated` so its mean on `ring` matches the original's."""
+    if not ring.any():
+        return generated
+    g = generated.astype(np.float32)
+    shift = original[ring].astype(np.float32).mean(axis=0) - g[ring].mean(axis=0)
+    return np.clip(g + shift, 0, 255).astype(np.uint8)
+
+
+def composite(original: np.ndarray, generated: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """original·(1−w) + generated·w, with pixels where w == 0 copied exactly."""
+    w = weights[..., None]
+    blended = original.astype(np.float32) * (1 - w) + generated.astype(np.float32) * w
+    out = np.clip(np.round(blended), 0, 255).astype(np.uint8)
+    keep = weights == 0
+    out[keep] = original[keep]
+    return out
+
+
+def _drift_ring(mask: np.ndarray, blur: float) -> np.ndarray:
+    """Unmasked pixels near the mask: where generated and original should agree."""
+    inside = mask > 127
+    near = grow_mask(inside.astype(np.uint8) * 255, int(2 * blur) + 8) > 127
+    return near & ~inside
+
+
+def paste_back(original: Image.Image, generated_box: Image.Image, mask: np.ndarray,
+               box: Box, blur: float, color_match: bool = True) -> Image.Image:
+    """Put a generated crop back into `original`, blending through the feathered mask."""
+    base = np.asarray(original).copy()
+    size = (box[2] - box[0], box[3] - box[1])
+    crop = np.asarray(generated_box.resize(size, Image.Resampling.LANCZOS).convert("RGB"))
+    region = base[box[1]:box[3], box[0]:box[2]]
+    weights = feather(mask, blur)[box[1]:box[3], box[0]:box[2]]
+    if color_match:
+        crop = match_colors(crop, region, _drift_ring(mask[box[1]:box[3], box[0]:box[2]], blur))
+    base[box[1]:box[3], box[0]:box[2]] = composite(region, crop, weights)
+    return Image.fromarray(base)

@@ -1,0 +1,125 @@
+"""Image-to-image and inpainting jobs: crop, process at the work size, paste back seamlessly."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+
+import numpy as np
+from PIL import Image
+
+from studio.core.infotext import format_infotext, parse_infotext
+from studio.core.inpaint import (
+    InpaintPlan,
+    check_mask,
+    grow_mask,
+    mask_to_array,
+    normalize_image,
+    paste_back,
+    plan_inpaint,
+    work_size_for,
+)
+from studio.core.outputs import write_png_atomic
+from studio.core.previews import RegionPreview
+from studio.core.records import ImageResult, ResultSaver, infotext_for
+from studio.core.requests import GenerateRequest, JobKind
+from studio.engine.runner import JobControl
+
+_MAX_PIXELS = 8192 * 8192
+
+
+def _open(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    if image.width * image.height > _MAX_PIXELS:
+        raise ValueError(f"the image is {image.width}×{image.height}: larger than 8192×8192 "
+                         "is not supported; downscale it first")
+    image.load()
+    return image
+
+
+class EditJob:
+    """Prepared inputs of one img2img/inpaint request."""
+
+    def __init__(self, request: GenerateRequest, vae_factor: int) -> None:
+        self.request = request
+        self.source = normalize_image(_open(request.init_image))  # type: ignore[arg-type]
+        w, h = self.source.size
+        self.mask: np.ndarray | None = None
+        if request.kind is JobKind.INPAINT:
+            mask = mask_to_array(_open(request.mask_image), (w, h))  # type: ignore[arg-type]
+            check_mask(mask)
+            self.mask = mask
+            self.plan = plan_inpaint(mask, request.only_masked, request.mask_padding,
+                                     request.work_resolution)
+        else:
+            self.plan = InpaintPlan((0, 0, w, h), work_size_for((w, h), request.work_resolution))
+        self.work_init = self.source.crop(self.plan.box).resize(self.plan.work_size,
+                                                                Image.Resampling.LANCZOS)
+        self.work_mask = self._work_mask(vae_factor)
+
+    def _work_mask(self, vae_factor: int) -> Image.Image | None:
+        if self.mask is None:
+            return None
+        box = self.plan.box
+        crop = Image.fromarray(self.mask[box[1]:box[3], box[0]:box[2]])
+        small = np.asarray(crop.resize(self.plan.work_size, Image.Resampling.BILINEAR))
+        return Image.fromarray(grow_mask(np.where(small > 32, 255, 0).astype(np.uint8),
+                                         vae_factor))
+
+    def region_preview(self, rgb: np.ndarray) -> RegionPreview:
+        """The x0 preview of the work area, masked (alpha) when inpainting."""
+        h, w = rgb.shape[:2]
+        alpha = np.full((h, w), 255, np.uint8)
+        if self.work_mask is not None:
+            alpha = np.asarray(self.work_mask.resize((w, h), Image.Resampling.BILINEAR))
+        return RegionPreview(np.dstack([rgb, alpha]), self.plan.box)
+
+    def finish(self, generated: Image.Image) -> Image.Image:
+        if self.mask is None:
+            return generated.resize(self.source.size, Image.Resampling.LANCZOS)
+        return paste_back(self.source, generated, self.mask, self.plan.box,
+                          self.request.mask_blur)
+
+
+def edit_infotext(request: GenerateRequest, size: tuple[int, int],
+                  steps_done: int | None) -> str:
+    params = parse_infotext(infotext_for(replace(request, width=size[0], height=size[1]),
+                                         steps_done))
+    prompt, negative = params.pop("Prompt"), params.pop("Negative prompt")
+    if request.kind is JobKind.INPAINT:
+        params["Mask blur"] = f"{request.mask_blur:g}"
+        params["Inpaint area"] = "Only masked" if request.only_masked else "Whole picture"
+        params["Masked area padding"] = str(request.mask_padding)
+    params["Work resolution"] = str(request.work_resolution)
+    version = params.pop("Version", None)
+    params["Version"] = version
+    return format_infotext(prompt, negative, params)
+
+
+def run_edit(job_id: int, request: GenerateRequest, ctx, control: JobControl,  # noqa: ANN001
+             events, saver: ResultSaver) -> list[ImageResult]:
+    """Every image of an img2img/inpaint batch: process, paste back, save (+ mask), report."""
+    pipe = ctx.cache.get(request.model_path, request.kind)
+    job = EditJob(request, getattr(pipe, "vae_scale_factor", 8))
+    results: list[ImageResult] = []
+    for index in range(request.batch_count):
+        single = request.for_batch_index(index)
+
+        def on_preview(step: int, total: int, rgb: np.ndarray) -> None:
+            events.job_preview(job_id, step, total, job.region_preview(rgb))
+
+        output = ctx.generation.run_one(single, control, on_preview, job.work_init,
+                                        job.work_mask)
+        image = job.finish(output.image)
+        steps_done = output.steps_done if output.partial else None
+        infotext = edit_infotext(single, image.size, steps_done)
+        result = saver.save_with_infotext(job_id, index, image, single, infotext,
+                                          str(single.seed), steps_done)
+        if result.path is not None and job.mask is not None:
+            write_png_atomic(Image.fromarray(job.mask), result.path.with_suffix(".mask.png"),
+                             None)
+        results.append(result)
+        events.job_result(result)
+        if output.partial:
+            break
+    return results
