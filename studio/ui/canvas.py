@@ -31,6 +31,7 @@ class ImageCanvas(QWidget):
     zoom_changed = Signal(float)
     mask_changed = Signal()
     brush_changed = Signal()
+    image_dropped = Signal(str)  # a local image file dropped on the canvas
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,6 +55,7 @@ class ImageCanvas(QWidget):
         self._cursor_pos: QPointF | None = None
         self._space_down = False
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAcceptDrops(True)
 
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(640, 640)
@@ -223,6 +225,16 @@ class ImageCanvas(QWidget):
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_down = False
         super().keyReleaseEvent(event)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802, ANN001
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802, ANN001
+        files = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if files:
+            self.image_dropped.emit(files[0])
+            event.acceptProposedAction()
 
     def leaveEvent(self, event) -> None:  # noqa: N802, ANN001
         self._cursor_pos = None

@@ -43,6 +43,10 @@ class GalleryStrip(QListWidget):
         self.setCurrentRow(0)
         self.blockSignals(False)
 
+    def selected_result(self) -> object | None:
+        item = self.currentItem()
+        return self.results[int(item.data(_ROLE_INDEX))] if item is not None else None
+
     def _on_row(self, row: int) -> None:
         item = self.item(row)
         if item is not None:

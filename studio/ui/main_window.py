@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from PySide6.QtCore import QSize, Qt, QUrl
+from PySide6.QtCore import QRect, QSize, Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -23,15 +23,18 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.models import ModelEntry, ModelRegistry, model_defaults, native_resolution
+from studio.core.previews import RegionPreview
 from studio.core.progress import ProgressTracker, format_duration
 from studio.core.records import ImageResult
 from studio.core.requests import GenerateRequest
 from studio.engine.signals import EngineSignals
 from studio.ui.canvas import ImageCanvas
+from studio.ui.edit_controller import EditController
+from studio.ui.edit_panel import EditPanel
 from studio.ui.gallery import GalleryStrip
 from studio.ui.notice import NoticeBar
 from studio.ui.prompt_panel import PromptPanel
-from studio.ui.qimages import qimage_from_array, qimage_from_pil
+from studio.ui.qimages import qimage_from_array, qimage_from_pil, qimage_from_rgba
 from studio.ui.settings import StudioSettings
 
 
@@ -61,6 +64,7 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self._build_actions()
         self._connect_engine()
+        self.edit = EditController(self, self.edit_panel)
         self._restore_settings()
 
     # ----- construction -------------------------------------------------------------------
@@ -70,6 +74,8 @@ class MainWindow(QMainWindow):
         self.tabs.setMinimumWidth(330)
         self.tabs.setMaximumWidth(480)
         self.tabs.addTab(self.panel, "Generate")
+        self.edit_panel = EditPanel()
+        self.tabs.addTab(self.edit_panel, "Edit")
         self.canvas = ImageCanvas()
         self.gallery = GalleryStrip()
         self.notice = NoticeBar()
@@ -119,6 +125,9 @@ class MainWindow(QMainWindow):
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(keys), self, activated=self.generate)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.cancel)
+        QShortcut(QKeySequence.StandardKey.Paste, self, activated=lambda: self.edit.paste())
+        QShortcut(QKeySequence.StandardKey.Undo, self, activated=lambda: self._mask_key("undo"))
+        QShortcut(QKeySequence("Ctrl+Shift+Z"), self, activated=lambda: self._mask_key("redo"))
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -172,6 +181,7 @@ class MainWindow(QMainWindow):
         size = native_resolution(entry.path)
         if size:
             self.panel.set_native_size(size)
+            self.edit_panel.work_resolution.setValue(size)
         self.panel.apply_model_defaults(model_defaults(entry.path))
         self.progress_label.setText(f"Model: {entry.name}")
 
@@ -184,8 +194,14 @@ class MainWindow(QMainWindow):
             self.refresh_models()
 
     # ----- jobs ---------------------------------------------------------------------------
+    def _mask_key(self, action: str) -> None:
+        if self.tabs.currentWidget() is self.edit_panel:
+            self.edit.mask_action(action)
+
     def generate(self) -> int | None:
-        """Snapshot the panel into a request and queue it; returns the job id."""
+        """Run the current tab's job (Ctrl+Enter): generate, or the Edit tab's edit."""
+        if self.tabs.currentWidget() is self.edit_panel:
+            return self.edit.run()
         entry = self.selected_model()
         if entry is None:
             self.notice.show_message(self.registry.describe_search(), "warning")
@@ -225,8 +241,13 @@ class MainWindow(QMainWindow):
         if request is None or job_id != self.current_job:
             return
         self.tracker.update(step, total)
-        target = QSize(getattr(request, "width", 0), getattr(request, "height", 0))
-        self.canvas.show_preview(qimage_from_array(image), target)
+        if isinstance(image, RegionPreview):
+            left, top, right, bottom = image.box
+            self.canvas.show_region_preview(qimage_from_rgba(image.rgba),
+                                            QRect(left, top, right - left, bottom - top))
+        else:
+            target = QSize(getattr(request, "width", 0), getattr(request, "height", 0))
+            self.canvas.show_preview(qimage_from_array(image), target)
         self.progress.setValue(round(self.tracker.fraction * 100))
         self.progress_label.setText(self.tracker.describe())
 

@@ -15,6 +15,13 @@ def qimage_from_array(array: np.ndarray) -> QImage:
     return image.copy()
 
 
+def qimage_from_rgba(array: np.ndarray) -> QImage:
+    """An (H, W, 4) uint8 RGBA array (straight alpha) as a QImage."""
+    data = np.ascontiguousarray(array, dtype=np.uint8)
+    height, width = data.shape[:2]
+    return QImage(data.data, width, height, 4 * width, QImage.Format.Format_RGBA8888).copy()
+
+
 def qimage_from_pil(image: Image.Image) -> QImage:
     if image.mode == "RGBA":
         data = np.ascontiguousarray(np.asarray(image), dtype=np.uint8)
