@@ -17,6 +17,7 @@ class AppConfig:
     outputs_root: Path = field(default_factory=lambda: default_outputs_root())
     extra_model_dirs: list[Path] = field(default_factory=list)
     embedded_models_dir: Path | None = None
+    data_dir: Path | None = None  # autosave + session marker; None: `outputs_root/.studio`
 
 
 def default_outputs_root() -> Path:
@@ -27,27 +28,38 @@ def default_outputs_root() -> Path:
     return (pictures if pictures.is_dir() else Path.home()) / "Studio"
 
 
+def default_data_dir() -> Path:
+    env = os.environ.get("STUDIO_DATA")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "Studio"
+
+
 def config_from_env() -> AppConfig:
     extra = [Path(p) for p in os.environ.get("STUDIO_MODELS", "").split(os.pathsep) if p]
-    return AppConfig(extra_model_dirs=extra)
+    return AppConfig(extra_model_dirs=extra, data_dir=default_data_dir())
 
 
 def build_app(config: AppConfig, context_factory=None, settings=None):  # noqa: ANN001, ANN201
     """Create signals (GUI thread), worker and window; returns (window, worker)."""
+    from studio.core.history import IndexingSaver
     from studio.core.models import EMBEDDED_MODELS_DIR, ModelRegistry
     from studio.core.outputs import OutputFolder
-    from studio.core.records import ResultSaver
     from studio.engine.signals import EngineSignals
     from studio.engine.worker import EngineWorker, default_context_factory
     from studio.ui.main_window import MainWindow
+    from studio.ui.nothing_lost import attach
 
     signals = EngineSignals()
-    saver = ResultSaver(OutputFolder(config.outputs_root))
+    outputs_root = (settings.outputs_root() if settings else None) or config.outputs_root
+    saver = IndexingSaver(OutputFolder(outputs_root))
     worker = EngineWorker(signals, saver, context_factory or default_context_factory)
     registry = ModelRegistry(config.embedded_models_dir or EMBEDDED_MODELS_DIR,
                              config.extra_model_dirs)
-    window = MainWindow(worker, signals, registry, config.outputs_root, settings)
+    window = MainWindow(worker, signals, registry, outputs_root, settings)
     window.setProperty("engine_signals", signals)
+    attach(window, saver, config.data_dir or outputs_root / ".studio", settings)
     worker.start()
     return window, worker
 
@@ -96,4 +108,5 @@ def run_gui(argv: list[str] | None = None) -> int:
     window.show()
     code = app.exec()
     worker.shutdown(timeout=30)
+    window.nothing_lost.end_session()  # clean exit: no crash-recovery offer next time
     return code

@@ -103,7 +103,6 @@ class History:
     @classmethod
     def open(cls, root: Path, db_path: Path | None = None) -> History:
         """Open (creating, or replacing a corrupt index) and index PNGs the index lacks."""
-        root.mkdir(parents=True, exist_ok=True)
         try:
             history = cls(root, db_path)
             history._check()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
+from collections.abc import Callable, Sequence
+
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
 _STYLES = {
     "error": "background:#5a1e1e; color:#ffd9d9; border:1px solid #a33;",
@@ -25,14 +27,28 @@ class NoticeBar(QFrame):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 6, 6)
         layout.addWidget(self.label, 1)
+        self._actions = QHBoxLayout()
+        layout.addLayout(self._actions)
         layout.addWidget(close)
         self.severity = ""
+        self.action_buttons: list[QPushButton] = []
         self.hide()
 
-    def show_message(self, text: str, severity: str = "error") -> None:
+    def show_message(self, text: str, severity: str = "error",
+                     actions: Sequence[tuple[str, Callable[[], object]]] = ()) -> None:
+        """Show `text`; each (label, callback) in `actions` becomes a button that also closes."""
         self.severity = severity
         self.setStyleSheet(f"NoticeBar {{ {_STYLES[severity]} border-radius:4px; }}")
         self.label.setText(text)
+        for button in self.action_buttons:
+            button.deleteLater()
+        self.action_buttons = []
+        for label, callback in actions:
+            button = QPushButton(label)
+            button.clicked.connect(self.hide)
+            button.clicked.connect(lambda _=False, c=callback: c())
+            self._actions.addWidget(button)
+            self.action_buttons.append(button)
         self.show()
 
     @property

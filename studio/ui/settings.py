@@ -1,4 +1,4 @@
-"""Persisted user settings (QSettings): model folders, panel values, window geometry."""
+"""Persisted user settings (QSettings): model folders, panel values, geometry, outputs folder."""
 
 from __future__ import annotations
 
@@ -42,6 +42,13 @@ class StudioSettings:
 
     def set_panel_values(self, values: PanelValues) -> None:
         self.qsettings.setValue("panel/values", json.dumps(asdict(values)))
+
+    def outputs_root(self) -> Path | None:
+        raw = str(self.qsettings.value("outputs/root", "") or "")
+        return Path(raw) if raw else None
+
+    def set_outputs_root(self, root: Path) -> None:
+        self.qsettings.setValue("outputs/root", str(root))
 
     def geometry(self) -> QByteArray | None:
         value = self.qsettings.value("window/geometry")

@@ -1,0 +1,396 @@
+"""Nothing lost: history dock, outputs folder, metadata restore, gallery actions, crash recovery.
+
+Attached to the MainWindow by the composition root (`studio/app.py`); it only uses the
+window's public widgets (panel, canvas, gallery, notice, tabs, edit) and the engine signals.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QEvent, QMimeData, QObject, Qt, QTimer
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu
+
+from studio.core.autosave import Autosave, SessionMarker, Snapshot
+from studio.core.history import History, HistoryEntry, IndexingSaver
+from studio.core.metadata import read_image_parameters
+from studio.core.outputs import OutputFolder, clean_temp_files
+from studio.core.records import ImageResult
+from studio.ui.history_panel import HistoryPanel
+from studio.ui.prompt_panel import PanelValues
+from studio.ui.qimages import qimage_from_pil
+from studio.ui.result_actions import (
+    apply_parameters,
+    copy_parameters,
+    is_image_file,
+    open_containing_folder,
+    save_image_as,
+)
+
+log = logging.getLogger(__name__)
+AUTOSAVE_INTERVAL_MS = 15_000
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp)"
+
+
+def open_history(root: Path, data_dir: Path) -> tuple[History | None, str]:
+    """The history for `root`; its index falls back to the app data dir when `root` is
+    read-only. Returns (None, reason) when neither works."""
+    try:
+        return History.open(root), ""
+    except (OSError, sqlite3.Error) as first:
+        try:
+            return History.open(root, data_dir / "history.sqlite3"), ""
+        except (OSError, sqlite3.Error):
+            return None, f"History unavailable: {first}"
+
+
+def check_writable(folder: Path) -> str | None:
+    """None when files can be created in `folder` (created if needed), else the reason."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(prefix=".tmp-", dir=folder):
+            pass
+    except OSError as exc:
+        return f"{folder} is not writable: {exc.strerror or exc}"
+    return None
+
+
+class NothingLost(QObject):
+    """Owns the history, the session marker and the autosave for one main window."""
+
+    def __init__(self, window, saver: IndexingSaver, data_dir: Path,  # noqa: ANN001
+                 settings=None) -> None:  # noqa: ANN001 - StudioSettings
+        super().__init__(window)
+        self.window, self.saver, self.settings = window, saver, settings
+        self.data_dir = Path(data_dir)
+        self.autosave = Autosave(self.data_dir / "autosave")
+        self.marker = SessionMarker(self.data_dir)
+        self.last_image: Image.Image | None = None
+        self._saved_fingerprint: tuple[int, int] | None = None
+        self.panel = HistoryPanel()
+        self._build_dock()
+        self._build_menus()
+        self._connect()
+        self.use_outputs_root(saver.outputs.root, persist=False)
+        self._timer = QTimer(self, interval=AUTOSAVE_INTERVAL_MS)
+        self._timer.timeout.connect(self.autosave_now)
+        self._timer.start()
+        self.crashed = self._begin_session()
+
+    # ----- construction ---------------------------------------------------------------------
+    def _build_dock(self) -> None:
+        self.dock = QDockWidget("History", self.window)
+        self.dock.setObjectName("historyDock")
+        self.dock.setWidget(self.panel)
+        self.dock.setMinimumWidth(280)
+        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
+                              | QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+
+    def _menu(self, title: str) -> QMenu:
+        for action in self.window.menuBar().actions():
+            if action.menu() is not None and action.text().replace("&", "") == title:
+                return action.menu()
+        return self.window.menuBar().addMenu(f"&{title}")
+
+    def _build_menus(self) -> None:
+        file_menu = self._menu("File")
+        first = file_menu.actions()[0] if file_menu.actions() else None
+        action = file_menu.addAction("Open parameters from image…", self.open_parameters_dialog)
+        file_menu.insertAction(first, action)
+        self._menu("Settings").addAction("Outputs folder…", self.choose_outputs_folder)
+        view = self._menu("View")
+        toggle = self.dock.toggleViewAction()
+        toggle.setText("History")
+        view.addAction(toggle)
+        history = self._menu("History")
+        history.addAction("Undo delete", self.panel.undo_delete)
+        history.addAction("Rebuild index from images", self.rebuild_index)
+
+    def _connect(self) -> None:
+        p = self.panel
+        p.entry_activated.connect(self.show_entry)
+        p.rerun_requested.connect(self.rerun)
+        p.restore_requested.connect(lambda e: self.restore_parameters(e.path))
+        p.source_requested.connect(self.use_as_source)
+        p.save_as_requested.connect(self._save_entry_as)
+        p.open_folder_requested.connect(lambda e: open_containing_folder(e.path))
+        p.copy_requested.connect(lambda e: copy_parameters(e.infotext))
+        p.changed.connect(self.window.progress_label.setText)
+        self.window.signals.result.connect(self._on_result)
+        self.window.canvas.image_dropped.connect(self._offer_parameters_of)
+        gallery = self.window.gallery
+        gallery.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        gallery.customContextMenuRequested.connect(self._gallery_menu)
+        self.window.setAcceptDrops(True)
+        for widget in (self.window, self.panel, self.window.tabs):
+            widget.installEventFilter(self)
+        for edit in (self.window.panel.prompt, self.window.panel.negative):
+            edit.viewport().installEventFilter(self)
+
+    # ----- outputs folder and history ---------------------------------------------------------
+    def use_outputs_root(self, root: Path, persist: bool = True) -> bool:
+        """Write new images to `root` and show its history; False (with a notice) if unusable."""
+        root = Path(root).expanduser()
+        problem = check_writable(root)
+        if problem and persist:
+            self.window.notice.show_message(f"Outputs folder not changed: {problem}", "error")
+            return False
+        old = self.saver.history
+        history, message = open_history(root, self.data_dir)
+        self.saver.outputs = OutputFolder(root)
+        self.saver.history = history
+        if old is not None and old is not history:
+            old.close()
+        self.window.outputs_root = root
+        if problem is None:
+            clean_temp_files(root)
+        if persist and self.settings is not None:
+            self.settings.set_outputs_root(root)
+        self.panel.set_history(history, message)
+        self.dock.setToolTip(f"Images in {root}")
+        return True
+
+    @property
+    def history(self) -> History | None:
+        return self.saver.history
+
+    def choose_outputs_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Outputs folder",
+                                                  str(self.saver.outputs.root))
+        if folder and self.use_outputs_root(Path(folder)):
+            self.window.notice.show_message(f"New images go to {folder}", "info")
+
+    def rebuild_index(self) -> None:
+        if self.history is not None:
+            count = self.history.rebuild()
+            self.panel.refresh()
+            self.window.progress_label.setText(f"History rebuilt: {count} images")
+
+    def _on_result(self, result: ImageResult) -> None:
+        self.last_image = result.image
+        self.panel.refresh()
+        if result.save_error:
+            self.window.notice.show_message(
+                f"{result.save_error}. The image is kept in the gallery: save it elsewhere.",
+                "error", [("Save as…", lambda: self._save_result_as(result)),
+                          ("Outputs folder…", self.choose_outputs_folder)])
+
+    # ----- history entries --------------------------------------------------------------------
+    def _load(self, entry: HistoryEntry) -> Image.Image | None:
+        try:
+            with Image.open(entry.path) as image:
+                image.load()
+                return image.copy()
+        except Exception as exc:  # noqa: BLE001 - a vanished/broken file is a notice
+            self.window.notice.show_message(f"Could not open {entry.path.name}: {exc}", "error")
+            return None
+
+    def show_entry(self, entry: HistoryEntry) -> None:
+        image = self._load(entry)
+        if image is not None:
+            self.window.canvas.set_image(qimage_from_pil(image))
+            self.last_image = image
+
+    def use_as_source(self, entry: HistoryEntry) -> None:
+        image = self._load(entry)
+        if image is None:
+            return
+        edit = getattr(self.window, "edit", None)
+        if edit is not None:
+            edit.set_source(image, entry.path.name)
+        else:
+            self.window.canvas.set_image(qimage_from_pil(image))
+
+    def rerun(self, entry: HistoryEntry) -> int | None:
+        if not self.restore_parameters(entry.path):
+            return None
+        return self.window.generate()
+
+    def _save_entry_as(self, entry: HistoryEntry) -> None:
+        image = self._load(entry)
+        if image is not None:
+            save_image_as(self.window, image, entry.infotext, entry.path.name)
+
+    def _save_result_as(self, result: ImageResult) -> None:
+        try:
+            path = save_image_as(self.window, result.image, result.infotext,
+                                 f"{result.job_id:05d}-{result.index}.png")
+        except OSError as exc:
+            self.window.notice.show_message(f"Could not save: {exc.strerror or exc}", "error")
+            return
+        if path is not None:
+            self.window.progress_label.setText(f"Saved {path}")
+
+    def _gallery_menu(self, pos) -> None:  # noqa: ANN001
+        gallery = self.window.gallery
+        item = gallery.itemAt(pos)
+        if item is None:
+            return
+        result = gallery.results[int(item.data(Qt.ItemDataRole.UserRole))]
+        menu = self.gallery_menu(result)
+        menu.exec(gallery.viewport().mapToGlobal(pos))
+
+    def gallery_menu(self, result: ImageResult) -> QMenu:
+        menu = QMenu(self.window)
+        menu.addAction("Save as…", lambda: self._save_result_as(result))
+        folder = menu.addAction("Open containing folder",
+                                lambda: open_containing_folder(result.path))  # type: ignore[arg-type]
+        folder.setEnabled(result.path is not None)
+        menu.addAction("Copy parameters", lambda: copy_parameters(result.infotext))
+        if result.path is not None:
+            menu.addAction("Restore parameters", lambda: self.restore_parameters(result.path))
+        return menu
+
+    # ----- parameters from images --------------------------------------------------------------
+    def restore_parameters(self, path: Path) -> bool:
+        """Read an image's generation parameters into the prompt panel; False if it has none."""
+        params = read_image_parameters(Path(path))
+        if params is None or params.is_empty():
+            self.window.notice.show_message(
+                f"{Path(path).name} carries no generation parameters.", "warning")
+            return False
+        applied = apply_parameters(self.window.panel, params)
+        self.window.tabs.setCurrentWidget(self.window.panel)
+        note = self._select_model(params.model)
+        what = "ComfyUI workflow" if params.source == "comfyui" else "parameters"
+        self.window.notice.show_message(
+            f"Restored {what} from {Path(path).name} ({', '.join(applied)}).{note}", "info")
+        return True
+
+    def _select_model(self, name: str | None) -> str:
+        if not name:
+            return ""
+        picker = self.window.model_picker
+        for row in range(picker.count()):
+            entry = picker.itemData(row)
+            if getattr(entry, "name", None) == name or picker.itemText(row) == name:
+                picker.setCurrentIndex(row)
+                return ""
+        return f" Model “{name}” is not installed; keeping the current one."
+
+    def open_parameters_dialog(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self.window, "Open parameters from image", "",
+                                              IMAGE_FILTER)
+        if name:
+            self.restore_parameters(Path(name))
+
+    def _offer_parameters_of(self, name: str) -> None:
+        """An image dropped on the canvas becomes the edit source; offer its parameters too."""
+        params = read_image_parameters(Path(name))
+        if params is not None and not params.is_empty():
+            QTimer.singleShot(0, lambda: self.window.notice.show_message(
+                f"{Path(name).name} carries generation parameters.", "info",
+                [("Restore parameters", lambda: self.restore_parameters(Path(name)))]))
+
+    def handle_drop(self, mime: QMimeData) -> bool:
+        """Restore parameters from the first dropped local image; True when handled."""
+        files = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
+        images = [f for f in files if is_image_file(f)]
+        if not images:
+            return False
+        self.restore_parameters(Path(images[0]))
+        return True
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        kind = event.type()
+        if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
+            mime = event.mimeData()  # type: ignore[attr-defined]
+            if any(u.isLocalFile() and is_image_file(u.toLocalFile()) for u in mime.urls()):
+                event.acceptProposedAction()  # type: ignore[attr-defined]
+                return True
+        elif kind == QEvent.Type.Drop and self.handle_drop(event.mimeData()):  # type: ignore[attr-defined]
+            event.acceptProposedAction()  # type: ignore[attr-defined]
+            return True
+        return super().eventFilter(watched, event)
+
+    # ----- crash safety ------------------------------------------------------------------------
+    def _begin_session(self) -> bool:
+        try:
+            crashed = self.marker.begin()
+        except OSError as exc:
+            log.warning("no session marker: %s", exc)
+            return False
+        snapshot = self.autosave.load() if crashed else None
+        if snapshot is not None:
+            stamp = time.strftime("%H:%M", time.localtime(snapshot.saved_at))
+            self.window.notice.show_message(
+                f"Studio did not exit cleanly last time. Your work in progress (autosaved at "
+                f"{stamp}) can be restored.", "warning",
+                [("Restore", lambda: self.restore_snapshot(snapshot)),
+                 ("Discard", self.autosave.clear)])
+        return crashed
+
+    def _work_in_progress(self) -> tuple[Image.Image, Image.Image | None, dict] | None:
+        edit = getattr(self.window, "edit", None)
+        source = getattr(edit, "source", None)
+        image = source if source is not None else self.last_image
+        if image is None:
+            return None
+        mask_layer = getattr(self.window.canvas, "mask", None) if source is not None else None
+        mask = None
+        if mask_layer is not None and not mask_layer.is_empty():
+            mask = Image.fromarray(np.asarray(mask_layer.to_numpy(), dtype=np.uint8))
+        meta = {"panel": asdict(self.window.panel.values()), "editing": source is not None}
+        return image, mask, meta
+
+    def autosave_now(self) -> bool:
+        """Snapshot the canvas work if it changed since the last snapshot; True if written."""
+        work = self._work_in_progress()
+        if work is None:
+            return False
+        image, mask, meta = work
+        fingerprint = (id(image), hash(mask.tobytes()) if mask is not None else 0)
+        if fingerprint == self._saved_fingerprint:
+            return False
+        try:
+            self.autosave.save(image, mask, meta)
+        except OSError as exc:
+            log.warning("autosave failed: %s", exc)
+            return False
+        self._saved_fingerprint = fingerprint
+        return True
+
+    def restore_snapshot(self, snapshot: Snapshot) -> None:
+        panel = snapshot.meta.get("panel")
+        if isinstance(panel, dict):
+            try:
+                self.window.panel.apply_values(PanelValues(**panel))
+            except TypeError:
+                pass
+        edit = getattr(self.window, "edit", None)
+        if snapshot.meta.get("editing") and edit is not None:
+            edit.set_source(snapshot.image, "Recovered image")
+            if snapshot.mask is not None and self.window.canvas.mask is not None:
+                self.window.canvas.mask.set_pixels(np.asarray(snapshot.mask.convert("L")))
+                self.window.canvas.update()
+        else:
+            self.window.canvas.set_image(qimage_from_pil(snapshot.image))
+            self.last_image = snapshot.image
+        self.window.progress_label.setText("Recovered the autosaved work")
+
+    def end_session(self) -> None:
+        """Clean exit: final autosave, close the index, remove the session marker."""
+        self._timer.stop()
+        self.autosave_now()
+        if self.history is not None:
+            self.history.close()
+            self.saver.history = None
+        self.marker.end()
+
+
+def attach(window, saver: IndexingSaver, data_dir: Path, settings=None) -> NothingLost:  # noqa: ANN001
+    """Create the controller for `window` (called by the composition root)."""
+    controller = NothingLost(window, saver, data_dir, settings)
+    window.nothing_lost = controller
+    return controller
+
+
+__all__ = ["NothingLost", "attach", "open_history", "check_writable"]

@@ -1,0 +1,65 @@
+"""Actions on one image: Save as…, Open containing folder, Copy parameters, restore settings."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from PIL import Image
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from studio.core.metadata import ImageParameters
+from studio.core.outputs import write_png_atomic
+from studio.ui.prompt_panel import PromptPanel
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+def save_image_as(parent: QWidget, image: Image.Image, infotext: str,
+                  suggested: str = "image.png") -> Path | None:
+    """Ask where, then write a PNG (with its parameters) atomically; returns the path."""
+    name, _ = QFileDialog.getSaveFileName(parent, "Save image as", suggested, "PNG (*.png)")
+    if not name:
+        return None
+    path = Path(name) if name.lower().endswith(".png") else Path(name + ".png")
+    return write_png_atomic(image, path, infotext or None)
+
+
+def open_containing_folder(path: Path) -> bool:
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+
+
+def copy_parameters(infotext: str) -> None:
+    QGuiApplication.clipboard().setText(infotext)
+
+
+def _multiple_of_8(value: int) -> int:
+    return max(8, round(value / 8) * 8)
+
+
+def apply_parameters(panel: PromptPanel, params: ImageParameters) -> list[str]:
+    """Put every known field of `params` into the panel; returns what was applied."""
+    values, applied = panel.values(), []
+    updates: dict[str, object] = {}
+    for field_name, key in (("prompt", "prompt"), ("negative_prompt", "negative_prompt"),
+                            ("steps", "steps"), ("guidance", "guidance"), ("seed", "seed"),
+                            ("scheduler", "scheduler")):
+        value = getattr(params, field_name)
+        if value is not None:
+            updates[key] = value
+            applied.append(key)
+    if params.width and params.height:
+        updates["width"] = _multiple_of_8(params.width)
+        updates["height"] = _multiple_of_8(params.height)
+        applied.append("size")
+    if "seed" in updates and int(updates["seed"]) > panel.seed.maximum():  # type: ignore[arg-type]
+        updates["seed"] = int(updates["seed"]) % (panel.seed.maximum() + 1)  # type: ignore[arg-type]
+    updates["batch_count"] = 1
+    panel.apply_values(replace(values, **updates))  # type: ignore[arg-type]
+    return applied
+
+
+def is_image_file(path: str) -> bool:
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
