@@ -9,6 +9,8 @@ import sys
 # Each module exposes `register(subparsers)`, which adds its subcommands and sets `func`.
 _COMMAND_MODULES = (
     "studio.commands.generate",
+    "studio.commands.edit",
+    "studio.commands.upscale",
     "studio.training.commands",
     "studio.data.commands",
 )

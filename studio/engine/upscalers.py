@@ -22,7 +22,6 @@ from studio.engine.pipelines import ModelLoadError
 from studio.engine.runner import JobCancelled, JobControl
 
 StepCallback = Callable[[int, int], None]  # (step, total) inside one tile
-EMBEDDED_SR_DIR = Path(__file__).resolve().parents[2] / "resources" / "models" / "sr-residual"
 
 
 class Upscaler:
@@ -205,12 +204,3 @@ _LOADERS: dict[UpscalerKind, Callable[[Path, str], object]] = {
     UpscalerKind.SPANDREL: _load_spandrel,
     UpscalerKind.SD_X4: _load_sd_x4,
 }
-
-
-def is_sd_x4_folder(path: Path) -> bool:
-    """True for a diffusers folder of StableDiffusionUpscalePipeline."""
-    index = path / "model_index.json"
-    try:
-        return index.is_file() and "StableDiffusionUpscalePipeline" in index.read_text()
-    except OSError:
-        return False
