@@ -46,3 +46,31 @@ def test_bad_input_exits_non_zero_with_a_clear_message(tiny_model_dir, tmp_path)
                        "--width", "30", "--output", str(tmp_path / "x.png"))
     assert bad_size.returncode == 2 and "multiple of 8" in bad_size.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_inpaint_and_img2img_round_trip(tiny_model_dir, tmp_path):
+    rng = np.random.default_rng(0)
+    source = Image.fromarray(rng.integers(0, 256, (72, 96, 3), dtype=np.uint8))
+    source.save(tmp_path / "in.png")
+    mask = Image.new("L", (96, 72), 0)
+    mask.paste(255, (30, 20, 60, 50))
+    mask.save(tmp_path / "mask.png")
+    done = _studio("inpaint", "--image", str(tmp_path / "in.png"), "--mask",
+                   str(tmp_path / "mask.png"), "--prompt", "an apple", "--steps", "2",
+                   "--model", str(tiny_model_dir), "--output", str(tmp_path / "out.png"))
+    assert done.returncode == 0, done.stderr
+    out = np.asarray(Image.open(tmp_path / "out.png"))
+    assert out.shape == (72, 96, 3)
+    assert np.array_equal(out[:10], np.asarray(source)[:10])  # far from the mask: untouched
+    assert "Inpaint area: Only masked" in read_parameters(tmp_path / "out.png")
+    wrong = Image.new("L", (10, 10), 255)
+    wrong.save(tmp_path / "small.png")
+    bad = _studio("inpaint", "--image", str(tmp_path / "in.png"), "--mask",
+                  str(tmp_path / "small.png"), "--model", str(tiny_model_dir),
+                  "--output", str(tmp_path / "bad.png"))
+    assert bad.returncode == 2 and "10×10 but the image is 96×72" in bad.stderr
+    img2img = _studio("img2img", "--image", str(tmp_path / "in.png"), "--prompt", "x",
+                      "--strength", "0.5", "--steps", "4", "--model", str(tiny_model_dir),
+                      "--output", str(tmp_path / "i2i.png"))
+    assert img2img.returncode == 0, img2img.stderr
+    assert Image.open(tmp_path / "i2i.png").size == (96, 72)

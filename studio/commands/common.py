@@ -75,3 +75,38 @@ def run_request(request: GenerateRequest, paths: list[Path], device: str = "auto
         write_png_atomic(output.image, path, infotext_for(single))
         print(path)
     return 0
+
+
+def run_edit_request(request: GenerateRequest, path: Path, device: str = "auto") -> int:
+    """Run an img2img/inpaint request synchronously; write the result (and mask) atomically."""
+    configure_process_env()
+    from PIL import Image
+    from tqdm import tqdm
+
+    from studio.core.outputs import write_png_atomic
+    from studio.engine.device import plan_device
+    from studio.engine.edit import EditJob, edit_infotext
+    from studio.engine.pipelines import ModelLoadError, PipelineCache
+    from studio.engine.runner import GenerationRunner, JobControl
+
+    plan = plan_device(None if device == "auto" else device)
+    runner = GenerationRunner(PipelineCache(plan), max_preview_fps=0)
+    try:
+        pipe = runner.cache.get(Path(request.model_path), request.kind)
+        job = EditJob(request, getattr(pipe, "vae_scale_factor", 8))
+        with tqdm(total=request.steps, desc=path.name, unit="step", file=sys.stderr) as bar:
+            def on_step(step: int, total: int, _image: object) -> None:
+                bar.total = total
+                bar.update(step - bar.n)
+
+            output = runner.run_one(request, JobControl(), on_step, job.work_init, job.work_mask)
+    except ModelLoadError as exc:
+        return fail(str(exc), 1)
+    except (ValueError, Image.DecompressionBombError) as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+    image = job.finish(output.image)
+    write_png_atomic(image, path, edit_infotext(request, image.size, None))
+    print(path)
+    return 0

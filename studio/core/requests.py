@@ -56,6 +56,10 @@ class GenerateRequest:
         if not 0.0 <= self.guidance <= 50.0:
             raise ValueError(f"guidance must be between 0 and 50 (got {self.guidance})")
         for label, value in (("width", self.width), ("height", self.height)):
+            if self.kind is not JobKind.TXT2IMG:  # the source image's size: any size goes
+                if value < 1:
+                    raise ValueError(f"{label} must be positive (got {value})")
+                continue
             if value < 8 or value > 4096 or value % 8:
                 raise ValueError(
                     f"{label} must be a multiple of 8 between 8 and 4096 (got {value})"
