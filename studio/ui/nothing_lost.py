@@ -154,6 +154,7 @@ class NothingLost(QObject):
             clean_temp_files(root)
         if persist and self.settings is not None:
             self.settings.set_outputs_root(root)
+            self.settings.sync()
         self.panel.set_history(history, message)
         self.dock.setToolTip(f"Images in {root}")
         return True
