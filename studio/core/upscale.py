@@ -15,6 +15,7 @@ from studio.core.tiling import auto_tile, tile_grid
 
 MAX_OUTPUT_PIXELS = 16384 * 16384  # 268 MP: ~0.8 GB of RGB output, still bounded
 MAX_SIDE = 65500  # PNG and PIL stay happy below this
+PREVIEW_DISPLAY_SIDE = 4096
 
 
 class UpscalerKind(StrEnum):
@@ -67,12 +68,26 @@ class UpscaleRequest:
     source_name: str = ""
 
     @property
-    def width(self) -> int:  # the output size (the main window scales previews to it)
+    def output_width(self) -> int:
         return self.source_width * self.scale
 
     @property
-    def height(self) -> int:
+    def output_height(self) -> int:
         return self.source_height * self.scale
+
+    @property
+    def width(self) -> int:
+        """The size live previews are shown at: the output's, at most 4096 px long."""
+        return self._display_size()[0]
+
+    @property
+    def height(self) -> int:
+        return self._display_size()[1]
+
+    def _display_size(self) -> tuple[int, int]:
+        factor = min(1.0, PREVIEW_DISPLAY_SIDE / max(self.output_width, self.output_height))
+        return (max(1, round(self.output_width * factor)),
+                max(1, round(self.output_height * factor)))
 
     def validate(self) -> None:
         """Raise ValueError with a user-facing message when the job cannot run."""
@@ -80,10 +95,11 @@ class UpscaleRequest:
             raise ValueError(f"scale must be 2 or 4 (got {self.scale})")
         if self.source_width < 1 or self.source_height < 1 or not self.image:
             raise ValueError("the source image is empty")
-        out_pixels = self.width * self.height
-        if out_pixels > MAX_OUTPUT_PIXELS or max(self.width, self.height) > MAX_SIDE:
+        out_w, out_h = self.output_width, self.output_height
+        out_pixels = out_w * out_h
+        if out_pixels > MAX_OUTPUT_PIXELS or max(out_w, out_h) > MAX_SIDE:
             raise ValueError(
-                f"the output would be {self.width}x{self.height} "
+                f"the output would be {out_w}x{out_h} "
                 f"({out_pixels / 1e6:.0f} MP); the limit is {MAX_OUTPUT_PIXELS / 1e6:.0f} MP "
                 f"(16384x16384). Choose scale 2 or crop the image."
             )
@@ -163,7 +179,7 @@ def upscale_infotext(request: UpscaleRequest, upscaler_name: str) -> str:
     if request.kind.diffusion:
         params.update({"Steps": request.steps, "Noise level": request.noise_level,
                        "CFG scale": request.guidance, "Seed": request.seed})
-    params["Size"] = f"{request.width}x{request.height}"
+    params["Size"] = f"{request.output_width}x{request.output_height}"
     params["Source size"] = f"{request.source_width}x{request.source_height}"
     if request.source_name:
         params["Source"] = request.source_name

@@ -66,10 +66,22 @@ def available_upscalers(extra_dirs: Iterable[Path] = (), sr_dir: Path = EMBEDDED
             if is_sd_upscaler(folder) and folder.resolve() not in seen:
                 seen.add(folder.resolve())
                 choices.append(UpscalerChoice(UpscalerKind.SD_X4, str(folder), folder.name))
+        for folder in _sr_folders(Path(root)):
+            if folder.resolve() not in seen and folder.resolve() != sr_dir.resolve():
+                seen.add(folder.resolve())
+                choices.append(UpscalerChoice(UpscalerKind.SR, str(folder), folder.name))
         for file in _model_files(Path(root)):
             choices.append(_file_choice(file))
     choices.append(UpscalerChoice(UpscalerKind.LANCZOS))
     return choices
+
+
+def _sr_folders(root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    if is_sr_folder(root):
+        return [root]
+    return sorted(p for p in root.iterdir() if p.is_dir() and is_sr_folder(p))
 
 
 def _model_files(root: Path) -> list[Path]:

@@ -30,7 +30,7 @@ class _Progress:
         self.min_interval = 1.0 / max_fps if max_fps > 0 else 0.0
         self.last = -float("inf")
         self.tile_index = 0
-        out_w, out_h = request.width, request.height
+        out_w, out_h = request.output_width, request.output_height
         self.factor = min(1.0, PREVIEW_SIDE / max(out_w, out_h))
         self.size = (max(1, round(out_w * self.factor)), max(1, round(out_h * self.factor)))
         self.preview = np.asarray(Image.fromarray(base).resize(self.size,
@@ -70,7 +70,7 @@ def upscale_image(request: UpscaleRequest, upscaler: Upscaler, control: JobContr
     """Upscale the request's source; raises JobCancelled (source untouched) when cancelled."""
     rgb, alpha = decode_source(request.image)
     source = np.asarray(rgb)
-    out_size = (request.width, request.height)
+    out_size = (request.output_width, request.output_height)
     progress = _Progress(request, source, on_progress, max_fps)
     if request.kind is UpscalerKind.LANCZOS:
         _check(control)

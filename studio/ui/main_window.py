@@ -103,6 +103,9 @@ class MainWindow(QMainWindow):
         self.panel.cancel_requested.connect(self.cancel)
         self.panel.keep_requested.connect(self.engine.stop_and_keep)
         self.gallery.result_selected.connect(self._show_gallery_result)
+        from studio.ui.upscale_controller import UpscaleController
+
+        self.upscale = UpscaleController(self)  # the "Upscale" tab
 
     def _build_actions(self) -> None:
         toolbar = QToolBar("Main")

@@ -1,0 +1,107 @@
+"""Wires the Upscale tab into the main window: sources, jobs, progress and the split view."""
+
+from __future__ import annotations
+
+from PIL import Image
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtGui import QImage
+
+from studio.core.upscale import UpscaleRequest
+from studio.ui.qimages import qimage_from_pil
+from studio.ui.upscale_panel import UpscalePanel, describe_progress, pil_from_qimage, split_view
+
+
+class UpscaleController(QObject):
+    """Owns the panel's jobs; the window stays the one place that submits and cancels."""
+
+    def __init__(self, window) -> None:  # noqa: ANN001 - MainWindow (no import cycle)
+        super().__init__(window)
+        self.window = window
+        self.panel = UpscalePanel(window.registry.extra_dirs)
+        self.jobs: dict[int, UpscaleRequest] = {}
+        self.result_image: Image.Image | None = None
+        self.result_request: UpscaleRequest | None = None
+        self.saved_as = ""
+        self._before: QImage | None = None
+        self._after: QImage | None = None
+        window.tabs.addTab(self.panel, "Upscale")
+        self.panel.source_wanted.connect(self.take_source)
+        self.panel.upscale_requested.connect(self.submit)
+        self.panel.cancel_requested.connect(window.cancel)
+        self.panel.compare_changed.connect(self.show_compare)
+        signals = window.signals
+        signals.preview.connect(self._on_preview)
+        signals.result.connect(self._on_result)
+        signals.finished.connect(lambda job, _r: self._end(job, None))
+        signals.failed.connect(self._end)
+        signals.cancelled.connect(lambda job: self._end(job, "Cancelled — the source is "
+                                                             "unchanged."))
+
+    def take_source(self, where: str) -> None:
+        image: Image.Image | None = None
+        if where == "canvas":
+            shown = self.window.canvas.image
+            if shown is not None and not shown.isNull():
+                image = pil_from_qimage(shown)
+        else:
+            gallery = self.window.gallery
+            result = gallery.selected_result() if hasattr(gallery, "selected_result") else None
+            if result is None and gallery.results:
+                result = gallery.results[-1]
+            image = getattr(result, "image", None)
+        self.panel.set_source(image, where)
+
+    def submit(self, request: UpscaleRequest) -> int:
+        job = self.window.submit_job(request)
+        self.jobs[job] = request
+        self.panel.set_running(True)
+        self.panel.status.setText(f"Queued: {describe_progress(request, 0)}")
+        return job
+
+    def _on_preview(self, job: int, step: int, total: int, _image: object) -> None:
+        request = self.jobs.get(job)
+        if request is None:
+            return
+        text = describe_progress(request, step)
+        self.panel.status.setText(f"Upscaling… {text}")
+        # after the window's own handler, which writes the generic step text
+        QTimer.singleShot(0, lambda: self.window.progress_label.setText(f"Upscale · {text}"))
+
+    def _on_result(self, result) -> None:  # noqa: ANN001 - ImageResult
+        request = self.jobs.get(result.job_id)
+        if request is None:
+            return
+        self.result_image, self.result_request = result.image, request
+        self.saved_as = result.path.name if result.path else "not saved"
+        self._before = self._after = None
+        self.panel.compare.setEnabled(True)
+        if self.panel.compare.isChecked():
+            QTimer.singleShot(0, self.show_compare)  # after the window shows the result
+
+    def _end(self, job: int, message: str | None) -> None:
+        request = self.jobs.pop(job, None)
+        if request is None:
+            return
+        if message is None and self.result_image is not None:
+            size = f"{self.result_image.width}×{self.result_image.height}"
+            message = f"Done: {size} · {self.saved_as}"
+        self.panel.status.setText(message or "Done.")
+        self.panel.set_running(bool(self.jobs))
+
+    def show_compare(self) -> None:
+        """Split view (Lanczos before | result after) on the canvas, or just the result."""
+        if self.result_image is None or self.result_request is None:
+            return
+        if self._after is None:
+            self._after = qimage_from_pil(self.result_image)
+        if not self.panel.compare.isChecked():
+            self.window.canvas.set_image(self._after)
+            return
+        if self._before is None:
+            from studio.core.upscale import decode_source
+
+            rgb, _alpha = decode_source(self.result_request.image)
+            size = self.result_image.size
+            self._before = qimage_from_pil(rgb.resize(size, Image.Resampling.LANCZOS))
+        fraction = self.panel.split.value() / 100.0
+        self.window.canvas.set_image(split_view(self._before, self._after, fraction))
