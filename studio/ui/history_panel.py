@@ -56,7 +56,9 @@ class HistoryPanel(QWidget):
         grid.setResizeMode(QListView.ResizeMode.Adjust)
         grid.setMovement(QListView.Movement.Static)
         grid.setIconSize(QSize(_THUMB, _THUMB))
-        grid.setGridSize(QSize(_THUMB + 12, _THUMB + 12))
+        grid.setGridSize(QSize(_THUMB + 14, _THUMB + 34))
+        grid.setWordWrap(False)
+        grid.setTextElideMode(Qt.TextElideMode.ElideRight)
         grid.setUniformItemSizes(True)
         grid.setSelectionMode(QListWidget.SelectionMode.SingleSelection)
         grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -177,9 +179,9 @@ class HistoryPanel(QWidget):
 def _item(entry: HistoryEntry) -> QListWidgetItem:
     pixmap = QPixmap()
     pixmap.loadFromData(entry.thumb)
-    item = QListWidgetItem(QIcon(pixmap), "")
+    prompt = " ".join(entry.prompt.split()) or "(no prompt)"
+    item = QListWidgetItem(QIcon(pixmap), prompt)
     item.setData(_ROLE_ID, entry.id)
-    prompt = entry.prompt or "(no prompt)"
     item.setToolTip(f"{entry.path.name}\n{entry.infotext or prompt}")
-    item.setSizeHint(QSize(_THUMB + 8, _THUMB + 8))
+    item.setSizeHint(QSize(_THUMB + 10, _THUMB + 30))
     return item

@@ -95,10 +95,19 @@ class NothingLost(QObject):
         self.window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
 
     def _menu(self, title: str) -> QMenu:
-        for action in self.window.menuBar().actions():
-            if action.menu() is not None and action.text().replace("&", "") == title:
+        """The menu bar's `title` menu; a new one goes before Help."""
+        bar, help_action = self.window.menuBar(), None
+        for action in bar.actions():
+            name = action.text().replace("&", "")
+            if action.menu() is not None and name == title:
                 return action.menu()
-        return self.window.menuBar().addMenu(f"&{title}")
+            help_action = action if name == "Help" else help_action
+        menu = QMenu(f"&{title}", bar)
+        if help_action is not None:
+            bar.insertMenu(help_action, menu)
+        else:
+            bar.addMenu(menu)
+        return menu
 
     def _build_menus(self) -> None:
         file_menu = self._menu("File")

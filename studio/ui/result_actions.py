@@ -43,13 +43,13 @@ def apply_parameters(panel: PromptPanel, params: ImageParameters) -> list[str]:
     """Put every known field of `params` into the panel; returns what was applied."""
     values, applied = panel.values(), []
     updates: dict[str, object] = {}
-    for field_name, key in (("prompt", "prompt"), ("negative_prompt", "negative_prompt"),
-                            ("steps", "steps"), ("guidance", "guidance"), ("seed", "seed"),
-                            ("scheduler", "scheduler")):
-        value = getattr(params, field_name)
+    for key, label in (("prompt", "prompt"), ("negative_prompt", "negative prompt"),
+                       ("steps", "steps"), ("guidance", "CFG"), ("seed", "seed"),
+                       ("scheduler", "sampler")):
+        value = getattr(params, key)
         if value is not None:
             updates[key] = value
-            applied.append(key)
+            applied.append(label)
     if params.width and params.height:
         updates["width"] = _multiple_of_8(params.width)
         updates["height"] = _multiple_of_8(params.height)
