@@ -253,3 +253,42 @@ def test_engine_reports_a_missing_model_and_keeps_serving(engine, sr_dir, tmp_pa
     failed = [e for e in rec.events if e[0] == "failed"]
     assert failed and failed[0][1] == bad and "missing" in failed[0][2]
     assert rec.kinds(good)[-1] == "finished"
+
+
+# ----- diffusion super-resolution (tiny random SD x4 upscaler) -----------------------------
+@pytest.fixture(scope="module")
+def sd_x4_dir(tmp_path_factory: pytest.TempPathFactory):
+    from tests.upscale_helpers import build_tiny_sd_x4
+
+    return build_tiny_sd_x4(tmp_path_factory.mktemp("x4"))
+
+
+def _x4_request(sd_x4_dir, **kw):
+    base = dict(kind=UpscalerKind.SD_X4, model_path=str(sd_x4_dir), steps=2, tile=32,
+                overlap=8, scale=4, prompt="a texture", seed=3)
+    return make_request(noise_image(50, 20), **{**base, **kw})
+
+
+def test_sd_x4_reports_tile_and_step_and_is_reproducible(sd_x4_dir):
+    request = _x4_request(sd_x4_dir)
+    assert request.tile_count() == 2
+    seen: list[tuple[int, int]] = []
+    first = _run(request, on_progress=lambda s, t, p: seen.append((s, t)))
+    assert first.size == (200, 80)
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    again = _run(request)
+    assert np.array_equal(np.asarray(first), np.asarray(again))
+    assert _run(_x4_request(sd_x4_dir, scale=2)).size == (100, 40)
+
+
+def test_sd_x4_cancel_between_steps(sd_x4_dir):
+    control = JobControl()
+    steps: list[int] = []
+
+    def on_progress(step, total, preview):
+        steps.append(step)
+        control.cancel.set()
+
+    with pytest.raises(JobCancelled):
+        _run(_x4_request(sd_x4_dir, steps=5), control, on_progress)
+    assert steps == [1]  # the legacy step callback raised at the next step

@@ -50,6 +50,7 @@ def test_panel_upscales_the_canvas_image_into_the_gallery(qtbot, window):
     window.canvas.set_image(qimage_from_pil(noise_image(40, 30)))
     qtbot.mouseClick(panel.from_canvas, Qt.MouseButton.LeftButton)
     assert panel.source.size == (40, 30)
+    assert panel.tile.text() == "Auto" and panel.overlap.text() == "Auto"
     _pick_tiny_sr(panel)
     panel.scale.setCurrentIndex(panel.scale.findData(2))
     panel.tile.setValue(32)

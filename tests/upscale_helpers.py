@@ -34,3 +34,44 @@ def noise_image(width: int, height: int, seed: int = 0, mode: str = "RGB") -> Im
     if mode == "RGBA":
         array[..., 3] = np.linspace(0, 255, width, dtype=np.uint8)[None, :]
     return Image.fromarray(array, mode)
+
+
+def build_tiny_sd_x4(folder: Path, seed: int = 0) -> Path:
+    """A tiny random StableDiffusionUpscalePipeline (factor-4 VAE, 7-channel UNet)."""
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        DDPMScheduler,
+        StableDiffusionUpscalePipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from tests.tiny_models import build_char_tokenizer
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        block_out_channels=(8, 16), layers_per_block=1, sample_size=16, in_channels=7,
+        out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=16,
+        norm_num_groups=4, attention_head_dim=4, num_class_embeds=400,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=(4, 4, 4), in_channels=3, out_channels=3, latent_channels=4,
+        down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
+        norm_num_groups=2,
+    )
+    tokenizer = build_char_tokenizer(folder / "_tok_x4")
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        hidden_size=16, intermediate_size=32, num_attention_heads=2, num_hidden_layers=2,
+        vocab_size=len(tokenizer), max_position_embeddings=32, pad_token_id=tokenizer.eos_token_id,
+    ))
+    pipe = StableDiffusionUpscalePipeline(
+        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+        low_res_scheduler=DDPMScheduler(), scheduler=DDIMScheduler(prediction_type="v_prediction"),
+        safety_checker=None, watermarker=None, feature_extractor=None, max_noise_level=350,
+    )
+    pipe.save_pretrained(folder / "tiny-sd-x4")
+    return folder / "tiny-sd-x4"

@@ -128,6 +128,7 @@ class UpscalePanel(QWidget):
         self.overlap.setRange(-1, 512)
         self.overlap.setSingleStep(8)
         self.overlap.setSpecialValueText("Auto")
+        self.overlap.setValue(-1)
         self.overlap.setSuffix(" px")
         self.tile.valueChanged.connect(self._update_info)
         self.overlap.valueChanged.connect(self._update_info)
