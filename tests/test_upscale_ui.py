@@ -124,3 +124,14 @@ def test_progress_text_and_qimage_round_trip():
     assert describe_progress(sd, 30) == "Tile 3/3 · step 10/10"
     rgba = noise_image(5, 4, mode="RGBA")
     assert np.array_equal(np.asarray(pil_from_qimage(qimage_from_pil(rgba))), np.asarray(rgba))
+
+
+def test_adding_a_model_folder_by_its_config(window, tmp_path):
+    from tests.upscale_helpers import build_tiny_sr
+
+    panel = window.upscale.panel
+    folder = build_tiny_sr(tmp_path, seed=5)
+    panel.add_model_path(folder / "config.json")
+    assert panel.choice().kind is UpscalerKind.SR and panel.choice().path == str(folder)
+    panel.add_model_path(tmp_path / "nothing.pth")
+    assert "not found" in panel.status.text()

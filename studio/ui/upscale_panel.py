@@ -22,14 +22,17 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSlider,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from studio.core.upscale import UpscaleRequest, UpscalerKind, make_request
-from studio.core.upscaler_catalog import UpscalerChoice, available_upscalers
+from studio.core.upscaler_catalog import UpscalerChoice, available_upscalers, resolve_upscaler
 from studio.ui.qimages import qimage_from_pil
 
+_MODEL_FILTER = ("Upscaler models (*.pth *.pt *.safetensors *.ckpt model_index.json "
+                 "config.json)")
 _IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff *.gif)"
 
 
@@ -69,6 +72,7 @@ class UpscalePanel(QWidget):
         self.extra_dirs = extra_dirs if extra_dirs is not None else []
         self.source: Image.Image | None = None
         self.source_name = ""
+        self._encoded: bytes | None = None
         self._build_source()
         self._build_settings()
         self._build_actions()
@@ -137,7 +141,16 @@ class UpscalePanel(QWidget):
         self.model_note.setStyleSheet("color: #e0a040;")
         self.info = QLabel("")
         form = QFormLayout(self.settings_box)
-        form.addRow("Model", self.model)
+        self.add_model = QToolButton()
+        self.add_model.setText("…")
+        self.add_model.setToolTip("Add an upscaler: a model file (.pth/.safetensors, needs "
+                                  "spandrel), or the model_index.json / config.json of an SD x4 "
+                                  "upscaler or SR model folder")
+        self.add_model.clicked.connect(self.browse_model)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model, 1)
+        model_row.addWidget(self.add_model)
+        form.addRow("Model", model_row)
         form.addRow("", self.model_note)
         form.addRow("Scale", self.scale)
         form.addRow("Tile", self.tile)
@@ -211,6 +224,22 @@ class UpscalePanel(QWidget):
         self.model.setCurrentIndex(index)
         self._update_info()
 
+    def browse_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Add an upscaler model", "", _MODEL_FILTER)
+        if path:
+            self.add_model_path(Path(path))
+
+    def add_model_path(self, path: Path) -> None:
+        """Add a model file, or the folder of a chosen model_index.json/config.json."""
+        target = path.parent if path.suffix.lower() == ".json" else path
+        try:
+            choice = resolve_upscaler(str(target))
+        except (FileNotFoundError, ValueError) as exc:
+            self.status.setText(str(exc))
+            return
+        self.model.addItem(choice.label, choice)
+        self.model.setCurrentIndex(self.model.count() - 1)
+
     def choice_at(self, index: int) -> UpscalerChoice:
         return self.model.itemData(index)
 
@@ -221,7 +250,7 @@ class UpscalePanel(QWidget):
         if image is None:
             self.status.setText(f"No image in the {name}.")
             return
-        self.source, self.source_name = image, name
+        self.source, self.source_name, self._encoded = image, name, None
         pixmap = QPixmap.fromImage(qimage_from_pil(image.convert("RGBA")))
         self.thumb.setPixmap(pixmap.scaled(260, 120, Qt.AspectRatioMode.KeepAspectRatio,
                                            Qt.TransformationMode.SmoothTransformation))
@@ -257,24 +286,30 @@ class UpscalePanel(QWidget):
         if self.source is None:
             self.info.setText("—")
             return
-        request = self.snapshot()
+        request = self.snapshot(encode=False)
         tiles = request.tile_count()
         tile, overlap = request.tiling()
         tiling = "" if choice.kind is UpscalerKind.LANCZOS else \
             f" · {tiles} tile{'s' * (tiles > 1)} of {tile}px, overlap {overlap}"
         self.info.setText(f"{request.output_width}×{request.output_height}{tiling}")
 
-    def snapshot(self) -> UpscaleRequest:
+    def snapshot(self, encode: bool = True) -> UpscaleRequest:
+        """The frozen request; `encode=False` skips the PNG bytes (for the size/tile info)."""
         if self.source is None:
             raise ValueError("choose a source image first (canvas, gallery, file or paste)")
         choice = self.choice()
-        return make_request(
-            self.source, kind=choice.kind, model_path=choice.path, model_name=choice.name,
+        fields = dict(
+            kind=choice.kind, model_path=choice.path, model_name=choice.name,
             scale=int(self.scale.currentData()), tile=self.tile.value(),
             overlap=self.overlap.value(), steps=self.steps.value(),
             noise_level=self.noise_level.value(), guidance=self.guidance.value(),
             prompt=self.prompt.text(), seed=self.seed.value(), source_name=self.source_name,
         )
+        if not encode:
+            return UpscaleRequest(b"", self.source.width, self.source.height, **fields)
+        if self._encoded is None:  # encode a large source once, not on every click
+            self._encoded = make_request(self.source).image
+        return UpscaleRequest(self._encoded, self.source.width, self.source.height, **fields)
 
     def request_upscale(self) -> None:
         try:
