@@ -292,3 +292,17 @@ def test_sd_x4_cancel_between_steps(sd_x4_dir):
     with pytest.raises(JobCancelled):
         _run(_x4_request(sd_x4_dir, steps=5), control, on_progress)
     assert steps == [1]  # the legacy step callback raised at the next step
+
+
+def test_a_re_exported_model_is_reloaded(tmp_path):
+    import os
+
+    folder = build_tiny_sr(tmp_path, seed=1)
+    request = _sr_request(noise_image(8, 8), folder, scale=2)
+    cache: dict = {}
+    first = load_upscaler(request, cache).model
+    assert load_upscaler(request, cache).model is first  # cached
+    build_tiny_sr(tmp_path, seed=2)
+    stamp = os.stat(folder / "model.safetensors").st_mtime + 10
+    os.utime(folder / "model.safetensors", (stamp, stamp))
+    assert load_upscaler(request, cache).model is not first

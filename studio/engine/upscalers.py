@@ -141,7 +141,7 @@ def load_upscaler(request: UpscaleRequest, cache: dict[str, object], device: str
     kind = request.kind
     if kind is UpscalerKind.LANCZOS:
         return Upscaler()
-    key = f"{kind.value}:{request.model_path}"
+    key = f"{kind.value}:{request.model_path}:{_stamp(Path(request.model_path))}"
     if cache.get("key") != key:
         cache.clear()
         cache["model"] = _LOADERS[kind](Path(request.model_path), device)
@@ -153,6 +153,15 @@ def load_upscaler(request: UpscaleRequest, cache: dict[str, object], device: str
     if kind is UpscalerKind.SPANDREL:
         return SpandrelUpscaler(model, name)
     return SDx4Upscaler(model, request, name)
+
+
+def _stamp(path: Path) -> float:
+    """Newest modification time under `path`: a re-exported model is loaded again."""
+    try:
+        files = [path] if path.is_file() else list(path.glob("*"))
+        return max((f.stat().st_mtime for f in files), default=0.0)
+    except OSError:
+        return 0.0
 
 
 def _load_sr(path: Path, device: str) -> torch.nn.Module:
