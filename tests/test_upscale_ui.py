@@ -135,3 +135,15 @@ def test_adding_a_model_folder_by_its_config(window, tmp_path):
     assert panel.choice().kind is UpscalerKind.SR and panel.choice().path == str(folder)
     panel.add_model_path(tmp_path / "nothing.pth")
     assert "not found" in panel.status.text()
+
+
+def test_huge_source_is_refused_with_the_reason(window):
+    from PIL import Image
+
+    panel = window.upscale.panel
+    panel.set_source(Image.new("L", (8000, 8000)), "huge")
+    panel.model.setCurrentIndex(panel.model.findText("Lanczos"))
+    jobs = []
+    panel.upscale_requested.connect(jobs.append)
+    panel.request_upscale()
+    assert not jobs and "32000x32000" in panel.status.text() and "scale 2" in panel.status.text()

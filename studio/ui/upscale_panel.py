@@ -31,6 +31,7 @@ from studio.core.upscale import UpscaleRequest, UpscalerKind, make_request
 from studio.core.upscaler_catalog import UpscalerChoice, available_upscalers, resolve_upscaler
 from studio.ui.qimages import qimage_from_pil
 
+_NOT_ENCODED = b"(size-only snapshot)"  # never submitted: info and early validation only
 _MODEL_FILTER = ("Upscaler models (*.pth *.pt *.safetensors *.ckpt model_index.json "
                  "config.json)")
 _IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff *.gif)"
@@ -306,15 +307,15 @@ class UpscalePanel(QWidget):
             prompt=self.prompt.text(), seed=self.seed.value(), source_name=self.source_name,
         )
         if not encode:
-            return UpscaleRequest(b"", self.source.width, self.source.height, **fields)
+            return UpscaleRequest(_NOT_ENCODED, self.source.width, self.source.height, **fields)
         if self._encoded is None:  # encode a large source once, not on every click
             self._encoded = make_request(self.source).image
         return UpscaleRequest(self._encoded, self.source.width, self.source.height, **fields)
 
     def request_upscale(self) -> None:
         try:
+            self.snapshot(encode=False).validate()  # refuse before encoding a huge source
             request = self.snapshot()
-            request.validate()
         except ValueError as exc:
             self.status.setText(str(exc))
             return
