@@ -40,7 +40,7 @@ def _build_request(args: argparse.Namespace):  # noqa: ANN202
         with Image.open(args.image) as image:
             image.load()
             source = image.copy()
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise ValueError(f"cannot read {args.image} as an image: {exc}") from exc
     choice = resolve_upscaler(args.model)
     request = make_request(

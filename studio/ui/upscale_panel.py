@@ -269,7 +269,7 @@ class UpscalePanel(QWidget):
             with Image.open(path) as image:
                 image.load()
                 self.set_source(image.copy(), path.name)
-        except OSError as exc:
+        except (OSError, Image.DecompressionBombError) as exc:  # unreadable or far too large
             self.status.setText(f"Cannot open {path.name}: {exc}")
 
     def paste(self) -> None:
