@@ -306,3 +306,19 @@ def test_a_re_exported_model_is_reloaded(tmp_path):
     stamp = os.stat(folder / "model.safetensors").st_mtime + 10
     os.utime(folder / "model.safetensors", (stamp, stamp))
     assert load_upscaler(request, cache).model is not first
+
+
+def test_float_memory_is_one_band_of_tiles_not_the_whole_output():
+    from studio.core.tiling import upscale_tiled
+
+    source = np.asarray(noise_image(40, 400))
+    bands: list[tuple[int, ...]] = []
+
+    def double(tile: np.ndarray) -> np.ndarray:
+        return tile.repeat(2, axis=0).repeat(2, axis=1)
+
+    out = upscale_tiled(source, double, 2, 32, 8,
+                        after_tile=lambda i, n, t, blender: bands.append(blender.acc.shape))
+    assert out.shape == (800, 80, 3) and out.dtype == np.uint8
+    assert set(bands) == {(64, 80, 3)}  # float accumulator: 64 of 800 output rows
+    assert np.array_equal(out, double(source.astype(np.float32) / 255 * 255).astype(np.uint8))
