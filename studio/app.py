@@ -59,7 +59,8 @@ def build_app(config: AppConfig, context_factory=None, settings=None):  # noqa: 
                              config.extra_model_dirs)
     window = MainWindow(worker, signals, registry, outputs_root, settings)
     window.setProperty("engine_signals", signals)
-    attach(window, saver, config.data_dir or outputs_root / ".studio", settings)
+    attach(window, saver, config.data_dir or outputs_root / ".studio", settings,
+           config.outputs_root)
     worker.start()
     return window, worker
 

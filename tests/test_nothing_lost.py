@@ -195,6 +195,20 @@ def test_outputs_folder_setting_persists_and_is_used(qtbot, open_app, tmp_path):
     window, _ = open_app(settings_file=ini, engine=False)
     assert window.nothing_lost.saver.outputs.root == new_root
     assert (new_root / ".studio-history.sqlite3").is_file()
+    reset = next(a for a in window.menuBar().actions() if a.text() == "&Settings").menu()
+    next(a for a in reset.actions() if a.text() == "Reset settings").trigger()
+    assert window.nothing_lost.saver.outputs.root == tmp_path / "out"
+    assert window.settings.outputs_root() is None
+
+
+def test_pngs_from_elsewhere_are_indexed_in_the_background(qtbot, open_app, tmp_path):
+    day = tmp_path / "out" / "2024-05-01"
+    day.mkdir(parents=True)
+    _a1111_png(tmp_path).rename(day / "00001-1234.png")
+    window, _ = open_app(engine=False)
+    panel = window.nothing_lost.panel
+    qtbot.waitUntil(lambda: panel.grid.count() == 1, timeout=10_000)
+    assert next(iter(panel.entries.values())).prompt == "masterpiece, 1girl"
 
 
 def test_crash_leaves_work_that_is_offered_back(qtbot, open_app, tmp_path):

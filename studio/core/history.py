@@ -101,8 +101,9 @@ class History:
 
     # ----- opening, rebuilding -----------------------------------------------------------------
     @classmethod
-    def open(cls, root: Path, db_path: Path | None = None) -> History:
-        """Open (creating, or replacing a corrupt index) and index PNGs the index lacks."""
+    def open(cls, root: Path, db_path: Path | None = None, sync: bool = True) -> History:
+        """Open (creating, or replacing a corrupt index); with `sync`, index PNGs it lacks
+        (else call `sync_with_disk` yourself, e.g. on a background thread)."""
         try:
             history = cls(root, db_path)
             history._check()
@@ -110,7 +111,8 @@ class History:
             log.warning("history index %s is unreadable (%s); rebuilding", db_path, exc)
             cls._move_aside(db_path or root / DB_NAME)
             history = cls(root, db_path)
-        history.sync_with_disk()
+        if sync:
+            history.sync_with_disk()
         return history
 
     def _connect(self) -> sqlite3.Connection:
@@ -204,6 +206,12 @@ class History:
         with self._lock:
             row = self._conn.execute(f"SELECT {_COLUMNS} FROM images WHERE id = ?",
                                      (entry_id,)).fetchone()
+        return _entry(row) if row else None
+
+    def get_by_path(self, path: Path) -> HistoryEntry | None:
+        with self._lock:
+            row = self._conn.execute(f"SELECT {_COLUMNS} FROM images WHERE path = ?",
+                                     (str(path),)).fetchone()
         return _entry(row) if row else None
 
     def count(self) -> int:

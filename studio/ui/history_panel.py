@@ -114,6 +114,17 @@ class HistoryPanel(QWidget):
         self.status.setText(f"{shown} image{'s' if shown != 1 else ''}")
         self._update_buttons()
 
+    def add_entry(self, entry: HistoryEntry) -> None:
+        """Show a new image at the front (if it matches the search) without a full refresh."""
+        if entry.id in self.entries or self.search.text().strip().lower() not in \
+                entry.prompt.lower():
+            return
+        self.entries[entry.id] = entry
+        self.grid.insertItem(0, _item(entry))
+        shown = len(self.entries)
+        self.status.setText(f"{shown} image{'s' if shown != 1 else ''}")
+        self._update_buttons()
+
     def selected(self) -> HistoryEntry | None:
         item = self.grid.currentItem()
         return self.entries.get(int(item.data(_ROLE_ID))) if item is not None else None

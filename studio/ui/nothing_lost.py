@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import sqlite3
 import tempfile
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QEvent, QMimeData, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QMimeData, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu
 
 from studio.core.autosave import Autosave, SessionMarker, Snapshot
@@ -39,14 +40,14 @@ AUTOSAVE_INTERVAL_MS = 15_000
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp)"
 
 
-def open_history(root: Path, data_dir: Path) -> tuple[History | None, str]:
+def open_history(root: Path, data_dir: Path, sync: bool = True) -> tuple[History | None, str]:
     """The history for `root`; its index falls back to the app data dir when `root` is
     read-only. Returns (None, reason) when neither works."""
     try:
-        return History.open(root), ""
+        return History.open(root, sync=sync), ""
     except (OSError, sqlite3.Error) as first:
         try:
-            return History.open(root, data_dir / "history.sqlite3"), ""
+            return History.open(root, data_dir / "history.sqlite3", sync=sync), ""
         except (OSError, sqlite3.Error):
             return None, f"History unavailable: {first}"
 
@@ -65,11 +66,15 @@ def check_writable(folder: Path) -> str | None:
 class NothingLost(QObject):
     """Owns the history, the session marker and the autosave for one main window."""
 
+    synced = Signal(object)  # History whose catch-up indexing finished (any thread)
+
     def __init__(self, window, saver: IndexingSaver, data_dir: Path,  # noqa: ANN001
-                 settings=None) -> None:  # noqa: ANN001 - StudioSettings
+                 settings=None, default_root: Path | None = None) -> None:  # noqa: ANN001
         super().__init__(window)
         self.window, self.saver, self.settings = window, saver, settings
         self.data_dir = Path(data_dir)
+        self.default_root = Path(default_root or saver.outputs.root)
+        self.sync_thread: threading.Thread | None = None
         self.autosave = Autosave(self.data_dir / "autosave")
         self.marker = SessionMarker(self.data_dir)
         self.last_image: Image.Image | None = None
@@ -133,6 +138,10 @@ class NothingLost(QObject):
         p.open_folder_requested.connect(lambda e: open_containing_folder(e.path))
         p.copy_requested.connect(lambda e: copy_parameters(e.infotext))
         p.changed.connect(self.window.progress_label.setText)
+        self.synced.connect(self._on_synced)
+        for action in self._menu("Settings").actions():
+            if action.text().startswith("Reset settings"):
+                action.triggered.connect(self._on_settings_reset)
         self.window.signals.result.connect(self._on_result)
         self.window.canvas.image_dropped.connect(self._offer_parameters_of)
         gallery = self.window.gallery
@@ -153,7 +162,7 @@ class NothingLost(QObject):
             self.window.notice.show_message(f"Outputs folder not changed: {problem}", "error")
             return False
         old = self.saver.history
-        history, message = open_history(root, self.data_dir)
+        history, message = open_history(root, self.data_dir, sync=False)
         self.saver.outputs = OutputFolder(root)
         self.saver.history = history
         if old is not None and old is not history:
@@ -166,7 +175,29 @@ class NothingLost(QObject):
             self.settings.sync()
         self.panel.set_history(history, message)
         self.dock.setToolTip(f"Images in {root}")
+        if history is not None:
+            self._start_sync(history)
         return True
+
+    def _start_sync(self, history: History) -> None:
+        """Index PNGs the index lacks (first start on an old folder) without freezing the UI."""
+        def work() -> None:
+            try:
+                if history.sync_with_disk() != (0, 0):
+                    self.synced.emit(history)
+            except Exception:  # noqa: BLE001 - e.g. closed meanwhile; the next start retries
+                log.exception("history catch-up failed")
+
+        self.sync_thread = threading.Thread(target=work, name="history-sync", daemon=True)
+        self.sync_thread.start()
+
+    def _on_synced(self, history: History) -> None:
+        if history is self.history:
+            self.panel.refresh()
+
+    def _on_settings_reset(self) -> None:
+        if self.saver.outputs.root != self.default_root:
+            self.use_outputs_root(self.default_root, persist=False)
 
     @property
     def history(self) -> History | None:
@@ -186,7 +217,9 @@ class NothingLost(QObject):
 
     def _on_result(self, result: ImageResult) -> None:
         self.last_image = result.image
-        self.panel.refresh()
+        entry = self.history.get_by_path(result.path) if self.history and result.path else None
+        if entry is not None:
+            self.panel.add_entry(entry)
         if result.save_error:
             self.window.notice.show_message(
                 f"{result.save_error}. The image is kept in the gallery: save it elsewhere.",
@@ -396,9 +429,10 @@ class NothingLost(QObject):
         self.marker.end()
 
 
-def attach(window, saver: IndexingSaver, data_dir: Path, settings=None) -> NothingLost:  # noqa: ANN001
+def attach(window, saver: IndexingSaver, data_dir: Path, settings=None,  # noqa: ANN001
+           default_root: Path | None = None) -> NothingLost:
     """Create the controller for `window` (called by the composition root)."""
-    controller = NothingLost(window, saver, data_dir, settings)
+    controller = NothingLost(window, saver, data_dir, settings, default_root)
     window.nothing_lost = controller
     return controller
 

@@ -54,8 +54,10 @@ def apply_parameters(panel: PromptPanel, params: ImageParameters) -> list[str]:
         updates["width"] = _multiple_of_8(params.width)
         updates["height"] = _multiple_of_8(params.height)
         applied.append("size")
-    if "seed" in updates and int(updates["seed"]) > panel.seed.maximum():  # type: ignore[arg-type]
-        updates["seed"] = int(updates["seed"]) % (panel.seed.maximum() + 1)  # type: ignore[arg-type]
+    seed = params.seed
+    if seed is not None and seed > panel.seed.maximum():
+        updates["seed"] = seed % (panel.seed.maximum() + 1)
+        applied[applied.index("seed")] = f"seed {seed} reduced to {updates['seed']}"
     updates["batch_count"] = 1
     panel.apply_values(replace(values, **updates))  # type: ignore[arg-type]
     return applied
