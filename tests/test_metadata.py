@@ -188,3 +188,25 @@ def test_stale_temp_files_are_cleaned(tmp_path):
     os.utime(stale, (0, 0))
     assert clean_temp_files(tmp_path) == [stale]
     assert not stale.exists() and fresh.exists() and keep.exists()
+
+
+def test_a1111_jpeg_exif_user_comment(tmp_path):
+    image = Image.new("RGB", (8, 8), "blue")
+    exif = image.getexif()
+    exif.get_ifd(0x8769)[0x9286] = b"UNICODE\0" + A1111.encode("utf-16-be")
+    path = tmp_path / "a1111.jpg"
+    image.save(path, exif=exif)
+    params = read_image_parameters(path)
+    assert params.prompt == "masterpiece, 1girl" and params.seed == 1234
+
+
+@settings(max_examples=100, deadline=None)
+@given(body=st.binary(max_size=300), key=st.sampled_from(["parameters", "prompt", "workflow"]),
+       text=st.text(max_size=200))
+def test_hostile_files_never_crash_the_reader(tmp_path_factory, body, key, text):
+    folder = tmp_path_factory.mktemp("fuzz")
+    raw = folder / "raw.png"
+    raw.write_bytes(b"\x89PNG\r\n\x1a\n" + body)
+    assert read_image_parameters(raw) is None
+    png = _png(folder, **{key: text})
+    read_image_parameters(png)

@@ -144,9 +144,28 @@ def read_image_parameters(path: Path) -> ImageParameters | None:
     try:
         with Image.open(path) as image:
             info = dict(image.info)
+            if "parameters" not in info:
+                comment = _exif_user_comment(image)
+                if comment:
+                    info["parameters"] = comment
     except Exception:  # noqa: BLE001 - any unreadable/hostile file is simply "no parameters"
         return None
     return parameters_from_info(info)
+
+
+def _exif_user_comment(image: Image.Image) -> str | None:
+    """A1111 stores JPEG/WebP parameters in EXIF UserComment (`UNICODE\\0` + UTF-16)."""
+    raw = image.getexif().get_ifd(0x8769).get(0x9286)
+    if isinstance(raw, str):
+        return raw or None
+    if not isinstance(raw, bytes) or len(raw) < 8:
+        return None
+    prefix, body = raw[:8], raw[8:]
+    if prefix.startswith(b"UNICODE"):
+        decoded = [body.decode(codec, errors="replace") for codec in ("utf-16-be", "utf-16-le")]
+        text = max(decoded, key=lambda t: sum(c < "\x80" for c in t))  # piexif writes BE
+        return text.rstrip("\0") or None
+    return body.decode("utf-8", errors="replace").rstrip("\0") or None
 
 
 def parameters_from_info(info: dict[str, object]) -> ImageParameters | None:
