@@ -322,3 +322,17 @@ def test_float_memory_is_one_band_of_tiles_not_the_whole_output():
     assert out.shape == (800, 80, 3) and out.dtype == np.uint8
     assert set(bands) == {(64, 80, 3)}  # float accumulator: 64 of 800 output rows
     assert np.array_equal(out, double(source.astype(np.float32) / 255 * 255).astype(np.uint8))
+
+
+def test_spandrel_model_file_upscales_when_spandrel_is_installed(tmp_path):
+    pytest.importorskip("spandrel")
+    import torch
+    from spandrel.architectures.ESRGAN import ESRGAN
+
+    path = tmp_path / "tiny_esrgan.pth"
+    torch.save(ESRGAN(in_nc=3, out_nc=3, num_filters=8, num_blocks=1, scale=4).state_dict(),
+               path)
+    for scale in (4, 2):
+        request = make_request(noise_image(50, 30), kind=UpscalerKind.SPANDREL,
+                               model_path=str(path), scale=scale, tile=32, overlap=8)
+        assert _run(request).size == (50 * scale, 30 * scale)

@@ -65,9 +65,12 @@ class SpandrelUpscaler(Upscaler):
     def upscale(self, tile: np.ndarray, scale: int, control: JobControl,
                 on_step: StepCallback | None) -> np.ndarray:
         x = _to_tensor(tile, getattr(self.descriptor, "model", None))
-        with torch.inference_mode():
-            y = self.descriptor(x).clamp(0, 1)  # type: ignore[operator]
-        out = y[0].permute(1, 2, 0).float().cpu().numpy()
+        done = 1
+        with torch.inference_mode():  # a 2x model runs twice for 4x; a 4x one once for 2x
+            while done == 1 or done * self.native <= scale:
+                x = self.descriptor(x).clamp(0, 1)  # type: ignore[operator]
+                done *= self.native
+        out = x[0].permute(1, 2, 0).float().cpu().numpy()
         return _resize_to(out, tile.shape[1] * scale, tile.shape[0] * scale)
 
 
@@ -184,7 +187,7 @@ def _load_spandrel(path: Path, device: str) -> object:
     except ImportError as exc:
         raise ModelLoadError(
             "Upscaler model files need the optional `spandrel` package, which is not "
-            "installed (pip install spandrel)."
+            f"installed or cannot be imported ({exc}). Install it with: pip install spandrel"
         ) from exc
     if not path.is_file():
         raise ModelLoadError(f"Upscaler model file not found: {path}")
