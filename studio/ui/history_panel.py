@@ -48,6 +48,7 @@ class HistoryPanel(QWidget):
         self.grid = self._make_grid()
         self.status = QLabel()
         self.status.setObjectName("historyStatus")
+        self.status.setWordWrap(True)
         self._build_layout()
 
     def _make_grid(self) -> QListWidget:
@@ -110,9 +111,16 @@ class HistoryPanel(QWidget):
         for entry in self.history.search(self.search.text().strip()):
             self.entries[entry.id] = entry
             self.grid.addItem(_item(entry))
-        shown = len(self.entries)
-        self.status.setText(f"{shown} image{'s' if shown != 1 else ''}")
+        self._show_count()
         self._update_buttons()
+
+    def _show_count(self) -> None:
+        shown = len(self.entries)
+        if shown == 0:
+            self.status.setText("No matches" if self.search.text().strip() else
+                                "No images yet: every image you generate is kept here")
+        else:
+            self.status.setText(f"{shown} image{'s' if shown != 1 else ''}")
 
     def add_entry(self, entry: HistoryEntry) -> None:
         """Show a new image at the front (if it matches the search) without a full refresh."""
@@ -121,8 +129,7 @@ class HistoryPanel(QWidget):
             return
         self.entries[entry.id] = entry
         self.grid.insertItem(0, _item(entry))
-        shown = len(self.entries)
-        self.status.setText(f"{shown} image{'s' if shown != 1 else ''}")
+        self._show_count()
         self._update_buttons()
 
     def selected(self) -> HistoryEntry | None:
