@@ -135,6 +135,9 @@ def test_dropping_an_a1111_png_on_the_window_restores_settings(qtbot, open_app, 
         20, "DPM++ 2M Karras", 7.0, 1234)
     assert (values.width, values.height) == (512, 768)
     assert "Restored parameters" in window.notice.text and "v1-5" in window.notice.text
+    img2img = _a1111_png(tmp_path, A1111.replace("Model:", "Denoising strength: 0.35, Model:"))
+    assert window.nothing_lost.restore_parameters(img2img)
+    assert window.edit_panel.strength.value() == pytest.approx(0.35)
 
 
 def test_comfyui_png_and_files_without_parameters(qtbot, open_app, tmp_path):

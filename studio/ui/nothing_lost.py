@@ -301,6 +301,10 @@ class NothingLost(QObject):
                 f"{Path(path).name} carries no generation parameters.", "warning")
             return False
         applied = apply_parameters(self.window.panel, params)
+        edit_panel = getattr(self.window, "edit_panel", None)
+        if params.strength is not None and hasattr(edit_panel, "strength"):
+            edit_panel.strength.setValue(params.strength)  # type: ignore[union-attr]
+            applied.append("denoising strength")
         self.window.tabs.setCurrentWidget(self.window.panel)
         note = self._select_model(params.model)
         what = "ComfyUI workflow" if params.source == "comfyui" else "parameters"
