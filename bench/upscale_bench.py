@@ -34,6 +34,7 @@ from studio.core.upscaler_catalog import EMBEDDED_SR_DIR  # noqa: E402
 RESULTS = ROOT / "bench" / "results" / "upscale.json"
 PHOTO_DIRS = [ROOT / "data" / "photos" / "holdout", ROOT / "data" / "photos" / "eval"]
 FALLBACK = Path("/usr/share/backgrounds")
+BENCH_SR = Path("/tmp/studio-bench-sr")
 
 
 def holdout_photos(crop: int, limit: int = 8) -> tuple[str, list[Image.Image]]:
@@ -119,7 +120,7 @@ def methods(sr_dir: Path | None) -> dict:
     }
     if sr_dir is not None:
         path = str(sr_dir)
-        out["sr (single pass)"] = lambda im, s: _engine_upscale(im, UpscalerKind.SR, s, 4096, 0,
+        out["sr (single pass)"] = lambda im, s: _engine_upscale(im, UpscalerKind.SR, s, 2048, 0,
                                                                 path)
         out["sr (tiled 64/16)"] = lambda im, s: _engine_upscale(im, UpscalerKind.SR, s, 64, 16,
                                                                path)
@@ -156,7 +157,7 @@ def seams(photos: list[Image.Image], sr_dir: Path | None) -> dict:
     for photo in photos:
         lr = photo.resize((photo.width // 2, photo.height // 2), Image.Resampling.BICUBIC)
         outs = []
-        for tile, overlap in ((64, 16), (4096, 0)):
+        for tile, overlap in ((64, 16), (2048, 0)):
             request = make_request(lr, kind=UpscalerKind.SR, scale=2, tile=tile,
                                    overlap=overlap, model_path="bench")
             outs.append(np.asarray(upscale_image(request, upscaler, JobControl(), max_fps=0)))
@@ -229,7 +230,7 @@ def bench_trained_sr(minutes: float) -> Path:
     (1 thread, into /tmp; the shipped model is not touched)."""
     from studio.training.sr import SRConfig, train_sr
 
-    out = Path("/tmp/studio-bench-sr")
+    out = BENCH_SR
     train = ROOT / "data" / "photos" / "train"
     config = SRConfig(data=str(train), out=str(out / "run"), export=str(out / "sr-bench"),
                       max_minutes=minutes, max_steps=100_000, threads=1)
@@ -242,10 +243,12 @@ def pick_sr(args: argparse.Namespace) -> tuple[Path | None, str]:
     if (EMBEDDED_SR_DIR / "model.safetensors").is_file():
         return EMBEDDED_SR_DIR, "embedded (resources/models/sr-residual)"
     if args.train_minutes > 0 and (ROOT / "data" / "photos" / "train").is_dir():
-        folder = bench_trained_sr(args.train_minutes)
+        folder = BENCH_SR / "sr-bench"
+        if not (folder / "model.safetensors").is_file():  # trained by an earlier run: reuse
+            folder = bench_trained_sr(args.train_minutes)
         steps = json.loads((folder / "config.json").read_text()).get("steps")
-        return folder, f"embedded missing; same recipe trained {args.train_minutes} min " \
-                       f"({steps} steps, 1 thread) by this bench"
+        return folder, f"embedded missing; the same recipe trained by this bench for " \
+                       f"{steps} steps (1 thread, ~{args.train_minutes:g} min)"
     return None, "missing (speed/memory/seams with random weights of the same architecture)"
 
 
