@@ -7,6 +7,7 @@ import pytest
 from PIL import Image, PngImagePlugin
 from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from studio.app import AppConfig, build_app
@@ -88,6 +89,12 @@ def test_results_enter_a_history_that_survives_restart_with_search_delete_undo(
     assert panel.undo_button.isEnabled()
     panel.undo_delete()
     assert second.path.is_file() and panel.grid.count() == 2
+    panel.select(next(e.id for e in panel.entries.values() if e.path == first.path))
+    panel.grid.setFocus()
+    QTest.keyClick(panel.grid, Qt.Key.Key_Delete)
+    assert not first.path.exists() and panel.grid.count() == 1
+    assert window.nothing_lost.empty_trash(confirm=False) == 1
+    assert not panel.undo_button.isEnabled()
 
 
 def test_rerun_and_use_as_source_from_history(qtbot, open_app):
@@ -194,9 +201,11 @@ def test_outputs_folder_setting_persists_and_is_used(qtbot, open_app, tmp_path):
     blocker.write_text("x")
     assert not lost.use_outputs_root(blocker / "sub")  # cannot be created: refused, unchanged
     assert "not writable" in window.notice.text and lost.saver.outputs.root == new_root
+    lost.dock.toggleViewAction().trigger()  # the user hides the History dock
     window.close()
     window, _ = open_app(settings_file=ini, engine=False)
     assert window.nothing_lost.saver.outputs.root == new_root
+    assert window.nothing_lost.dock.isHidden()
     assert (new_root / ".studio-history.sqlite3").is_file()
     reset = next(a for a in window.menuBar().actions() if a.text() == "&Settings").menu()
     next(a for a in reset.actions() if a.text() == "Reset settings").trigger()

@@ -236,6 +236,17 @@ class History:
         self._undo.append(deleted)
         return deleted
 
+    def empty_trash(self) -> int:
+        """Delete the trashed files for good (no undo afterwards); returns how many."""
+        trash = self.root / TRASH_DIR
+        removed = 0
+        for path in trash.iterdir() if trash.is_dir() else []:
+            if path.is_file():
+                path.unlink(missing_ok=True)
+                removed += 1
+        self._undo.clear()
+        return removed
+
     @property
     def can_undo(self) -> bool:
         return bool(self._undo)

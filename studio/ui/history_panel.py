@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -66,7 +66,15 @@ class HistoryPanel(QWidget):
         grid.customContextMenuRequested.connect(self._context_menu)
         grid.itemClicked.connect(lambda item: self._emit(self.entry_activated, item))
         grid.itemDoubleClicked.connect(lambda item: self._emit(self.restore_requested, item))
+        grid.installEventFilter(self)  # the Delete key deletes the selected image
         return grid
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if (watched is self.grid and event.type() == QEvent.Type.KeyPress
+                and event.key() == Qt.Key.Key_Delete):  # type: ignore[attr-defined]
+            self.delete_selected()
+            return True
+        return super().eventFilter(watched, event)
 
     def _build_layout(self) -> None:
         self.rerun_button = QPushButton("Re-run")

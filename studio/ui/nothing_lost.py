@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import QEvent, QMimeData, QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu, QMessageBox
 
 from studio.core.autosave import Autosave, SessionMarker, Snapshot
 from studio.core.history import History, HistoryEntry, IndexingSaver
@@ -126,7 +126,13 @@ class NothingLost(QObject):
         view.addAction(toggle)
         history = self._menu("History")
         history.addAction("Undo delete", self.panel.undo_delete)
+        history.addAction("Empty trash…", self.empty_trash)
         history.addAction("Rebuild index from images", self.rebuild_index)
+        if self.settings is not None:
+            visible = str(self.settings.qsettings.value("history/visible", "true"))
+            self.dock.setVisible(visible != "false")
+            toggle.triggered.connect(lambda on: self.settings.qsettings.setValue(
+                "history/visible", "true" if on else "false"))
 
     def _connect(self) -> None:
         p = self.panel
@@ -208,6 +214,20 @@ class NothingLost(QObject):
                                                   str(self.saver.outputs.root))
         if folder and self.use_outputs_root(Path(folder)):
             self.window.notice.show_message(f"New images go to {folder}", "info")
+
+    def empty_trash(self, confirm: bool = True) -> int:
+        """Delete the trashed images for good, after asking."""
+        if self.history is None:
+            return 0
+        if confirm and QMessageBox.question(
+                self.window, "Empty trash",
+                "Delete the images in the trash for good? This cannot be undone.",
+        ) != QMessageBox.StandardButton.Yes:
+            return 0
+        count = self.history.empty_trash()
+        self.panel.refresh()
+        self.window.progress_label.setText(f"Trash emptied: {count} images deleted")
+        return count
 
     def rebuild_index(self) -> None:
         if self.history is not None:
