@@ -336,3 +336,21 @@ def test_spandrel_model_file_upscales_when_spandrel_is_installed(tmp_path):
         request = make_request(noise_image(50, 30), kind=UpscalerKind.SPANDREL,
                                model_path=str(path), scale=scale, tile=32, overlap=8)
         assert _run(request).size == (50 * scale, 30 * scale)
+
+
+def test_balanced_auto_tiles_never_need_more_tiles():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from studio.core.tiling import auto_tile
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.integers(1, 3000), st.integers(1, 3000), st.sampled_from([64, 128, 256]))
+    def check(width, height, preferred):
+        tile, overlap = auto_tile(width, height, preferred)
+        plain, plain_overlap = auto_tile(width, height, preferred, balance=False)
+        assert tile <= preferred and overlap == plain_overlap and 2 * overlap <= tile
+        assert len(tile_grid(width, height, tile, overlap)) <= \
+            len(tile_grid(width, height, plain, plain_overlap))
+
+    check()

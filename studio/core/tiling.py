@@ -12,6 +12,7 @@ touch them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -53,12 +54,27 @@ def tile_grid(width: int, height: int, tile: int, overlap: int) -> list[Tile]:
             for j, y in enumerate(ys) for i, x in enumerate(xs)]
 
 
-def auto_tile(width: int, height: int, preferred: int, overlap: int | None = None
-              ) -> tuple[int, int]:
-    """(tile, overlap) for a source: one tile when it fits, else `preferred` with ~1/8 overlap."""
-    tile = min(preferred, max(width, height))
-    if overlap is None:
-        overlap = 0 if tile >= max(width, height) else max(8, preferred // 8)
+def auto_tile(width: int, height: int, preferred: int, overlap: int | None = None,
+              balance: bool = True) -> tuple[int, int]:
+    """(tile, overlap) for a source: one tile when it fits, else at most `preferred` px tiles
+    overlapping by `overlap` (default: 1/8 of a tile).
+
+    With `balance`, the tile shrinks to the smallest size (a multiple of 8) that needs no more
+    tiles: 512 px at 256/32 becomes 3 tiles of 192 instead of 3 of 256, 26% less work.
+    """
+    longest = max(width, height)
+    if longest <= preferred:
+        return longest, 0 if overlap is None else min(overlap, longest // 2)
+    overlap = max(8, preferred // 8) if overlap is None else overlap
+    overlap = min(overlap, preferred // 2)
+    if not balance:
+        return preferred, overlap
+    tile = 0
+    for length in (width, height):
+        count = 1 if length <= preferred else \
+            math.ceil((length - overlap) / max(1, preferred - overlap))
+        even = math.ceil((length + (count - 1) * overlap) / count)
+        tile = max(tile, min(preferred, math.ceil(even / 8) * 8))
     return tile, min(overlap, tile // 2)
 
 

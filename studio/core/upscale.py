@@ -123,7 +123,8 @@ class UpscaleRequest:
         overlap = None if self.overlap < 0 else self.overlap
         if self.tile and overlap is None:
             overlap = max(8, self.tile // 8)
-        return auto_tile(self.source_width, self.source_height, preferred, overlap)
+        return auto_tile(self.source_width, self.source_height, preferred, overlap,
+                         balance=not self.tile)
 
     def tile_count(self) -> int:
         if self.kind is UpscalerKind.LANCZOS:
