@@ -228,6 +228,10 @@ def test_crash_leaves_work_that_is_offered_back(qtbot, open_app, tmp_path):
     photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 56, 3), np.uint8))
     window.edit.set_source(photo, "photo")
     window.canvas.mask.fill()
+    window.canvas.mask_changed.emit()  # a finished stroke schedules a save shortly after
+    qtbot.waitUntil(lambda: window.nothing_lost.autosave.load() is not None, timeout=10_000)
+    window.edit.set_source(photo, "photo")
+    window.canvas.mask.fill()
     assert window.nothing_lost.autosave_now()
     assert not window.nothing_lost.autosave_now()  # unchanged: nothing written
     # simulate a crash: the process is gone without end_session(), its marker stays behind

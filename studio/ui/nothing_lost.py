@@ -37,6 +37,7 @@ from studio.ui.result_actions import (
 
 log = logging.getLogger(__name__)
 AUTOSAVE_INTERVAL_MS = 15_000
+AUTOSAVE_DEBOUNCE_MS = 2_000
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp)"
 
 
@@ -87,6 +88,11 @@ class NothingLost(QObject):
         self._timer = QTimer(self, interval=AUTOSAVE_INTERVAL_MS)
         self._timer.timeout.connect(self.autosave_now)
         self._timer.start()
+        self._soon = QTimer(self, singleShot=True, interval=AUTOSAVE_DEBOUNCE_MS)
+        self._soon.timeout.connect(self.autosave_now)
+        mask_changed = getattr(self.window.canvas, "mask_changed", None)
+        if mask_changed is not None:
+            mask_changed.connect(self._soon.start)  # a stroke: save shortly after it ends
         self.crashed = self._begin_session()
 
     # ----- construction ---------------------------------------------------------------------
@@ -446,6 +452,7 @@ class NothingLost(QObject):
     def end_session(self) -> None:
         """Clean exit: final autosave, close the index, remove the session marker."""
         self._timer.stop()
+        self._soon.stop()
         self.autosave_now()
         if self.history is not None:
             self.history.close()
