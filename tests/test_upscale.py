@@ -354,3 +354,18 @@ def test_balanced_auto_tiles_never_need_more_tiles():
             len(tile_grid(width, height, plain, plain_overlap))
 
     check()
+
+
+def test_previews_show_no_dark_fringe_around_unfinished_tiles():
+    class Repeat(Upscaler):
+        def upscale(self, tile, scale, control, on_step):
+            return tile.repeat(scale, axis=0).repeat(scale, axis=1)
+
+    gray = Image.new("RGB", (90, 70), (128, 128, 128))
+    request = make_request(gray, kind=UpscalerKind.SR, model_path="x", scale=4, tile=32,
+                           overlap=16)
+    previews: list[np.ndarray] = []
+    upscale_image(request, Repeat(), JobControl(), lambda s, t, p: previews.append(p), 0)
+    assert len(previews) == request.tile_count() > 4
+    for preview in previews:
+        assert preview.shape == (280, 360, 3) and (preview == 128).all()

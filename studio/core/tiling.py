@@ -141,17 +141,21 @@ class TileBlender:
         self._flush_to(self.output.shape[0])
         return self.output
 
-    def peek_region(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
-        """The output so far inside [x0, x1) x [y0, y1) (flushed rows or the band), uint8."""
+    def peek_region(self, x0: int, y0: int, x1: int, y1: int) -> tuple[np.ndarray, np.ndarray]:
+        """The output so far inside [x0, x1) x [y0, y1), uint8, and where it is known
+        (flushed rows, or band pixels some tile has weighted)."""
         y1 = min(y1, self.output.shape[0])
         view = self.output[y0:y1, x0:x1].copy()
+        known = np.zeros(view.shape[:2], dtype=bool)
+        known[: max(0, min(y1, self.band_y) - y0)] = True
         lo, hi = max(y0, self.band_y), min(y1, self.band_y + self.band_height)
         if hi > lo:
             acc = self.acc[lo - self.band_y:hi - self.band_y, x0:x1]
             wsum = self.wsum[lo - self.band_y:hi - self.band_y, x0:x1]
             covered = wsum > 0
             view[lo - y0:hi - y0][covered] = _to_uint8(acc, wsum)[covered]
-        return view
+            known[lo - y0:hi - y0] = covered
+        return view, known
 
 
 def _to_uint8(acc: np.ndarray, wsum: np.ndarray) -> np.ndarray:

@@ -49,12 +49,19 @@ class _Progress:
         """Copy the tile's region of the output-so-far into the preview, in place."""
         x0, y0 = tile.x * scale, tile.y * scale
         x1, y1 = x0 + tile.width * scale, y0 + tile.height * scale
-        view = blender.peek_region(x0, y0, x1, y1)
+        view, known = blender.peek_region(x0, y0, x1, y1)
         px0, py0 = int(x0 * self.factor), int(y0 * self.factor)
         px1 = max(px0 + 1, min(self.size[0], round(x1 * self.factor)))
         py1 = max(py0 + 1, min(self.size[1], round(y1 * self.factor)))
-        small = Image.fromarray(view).resize((px1 - px0, py1 - py0), Image.Resampling.BILINEAR)
-        self.preview[py0:py1, px0:px1] = np.asarray(small)
+        size = (px1 - px0, py1 - py0)
+        small = np.asarray(Image.fromarray(view).resize(size, Image.Resampling.BILINEAR))
+        # pixels no tile has weighted yet (a tile's outer margin) keep the source preview
+        # (and so do pixels whose filter footprint touched such a pixel: no dark fringe)
+        weight = Image.fromarray(known.astype(np.uint8) * 255).resize(
+            size, Image.Resampling.BILINEAR)
+        mask = np.asarray(weight) == 255
+        region = self.preview[py0:py1, px0:px1]
+        region[mask] = small[mask]
 
     def _emit(self, step: int, preview: np.ndarray | None, force: bool = False) -> None:
         if self.on_progress is None:
