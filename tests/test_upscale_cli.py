@@ -76,3 +76,15 @@ def test_catalog_lists_sr_first_and_lanczos_last_and_resolves_specs(sr_dir, tmp_
     assert not missing.available and "missing" in missing.note
     assert resolve_upscaler(str(sr_dir)).kind is UpscalerKind.SR
     assert resolve_upscaler("lanczos").kind is UpscalerKind.LANCZOS
+
+
+def test_cli_turns_exif_rotated_photos_upright(tmp_path):
+    photo = tmp_path / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view"
+    noise_image(20, 10).save(photo, exif=exif)
+    out = tmp_path / "up.png"
+    assert main(["upscale", "--image", str(photo), "--scale", "2", "--model", "lanczos",
+                 "--output", str(out)]) == 0
+    with Image.open(out) as image:
+        assert image.size == (20, 40)

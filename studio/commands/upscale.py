@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _build_request(args: argparse.Namespace):  # noqa: ANN202
     from PIL import Image, UnidentifiedImageError
 
-    from studio.core.upscale import make_request
+    from studio.core.upscale import make_request, open_source
     from studio.core.upscaler_catalog import resolve_upscaler
 
     if args.output.suffix.lower() != ".png":
@@ -37,9 +37,7 @@ def _build_request(args: argparse.Namespace):  # noqa: ANN202
     if not args.image.is_file():
         raise FileNotFoundError(f"input image not found: {args.image}")
     try:
-        with Image.open(args.image) as image:
-            image.load()
-            source = image.copy()
+        source = open_source(args.image)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise ValueError(f"cannot read {args.image} as an image: {exc}") from exc
     choice = resolve_upscaler(args.model)

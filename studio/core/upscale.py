@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from studio import __version__
 from studio.core.infotext import format_infotext
@@ -163,6 +164,17 @@ def _high_depth_to_l(image: Image.Image) -> Image.Image:
     if image.mode == "F" and array.max() <= 1.0:
         top = 1.0
     return Image.fromarray(np.clip(np.rint(array / top * 255.0), 0, 255).astype(np.uint8), "L")
+
+
+def open_source(path: str | Path) -> Image.Image:
+    """An image file as loaded pixels, turned upright by its EXIF orientation.
+
+    Raises OSError (unreadable) or Image.DecompressionBombError (absurdly large).
+    """
+    with Image.open(path) as image:
+        image.load()
+        upright = ImageOps.exif_transpose(image)
+        return upright if upright is not image else image.copy()
 
 
 def decode_source(data: bytes) -> tuple[Image.Image, Image.Image | None]:

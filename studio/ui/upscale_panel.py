@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.upscale import UpscaleRequest, UpscalerKind, make_request
+from studio.core.upscale import UpscaleRequest, UpscalerKind, make_request, open_source
 from studio.core.upscaler_catalog import UpscalerChoice, available_upscalers, resolve_upscaler
 from studio.ui.qimages import qimage_from_pil
 
@@ -266,11 +266,11 @@ class UpscalePanel(QWidget):
 
     def load_file(self, path: Path) -> None:
         try:
-            with Image.open(path) as image:
-                image.load()
-                self.set_source(image.copy(), path.name)
+            image = open_source(path)
         except (OSError, Image.DecompressionBombError) as exc:  # unreadable or far too large
             self.status.setText(f"Cannot open {path.name}: {exc}")
+            return
+        self.set_source(image, path.name)
 
     def paste(self) -> None:
         image = QGuiApplication.clipboard().image()
