@@ -369,3 +369,21 @@ def test_previews_show_no_dark_fringe_around_unfinished_tiles():
     assert len(previews) == request.tile_count() > 4
     for preview in previews:
         assert preview.shape == (280, 360, 3) and (preview == 128).all()
+
+
+@pytest.mark.slow
+def test_8000_square_source_upscales_2x_in_tiles():
+    import resource
+
+    class Repeat(Upscaler):
+        def upscale(self, tile, scale, control, on_step):
+            return tile.repeat(scale, axis=0).repeat(scale, axis=1)
+
+    source = Image.new("RGB", (8000, 8000), (10, 200, 30))
+    request = make_request(source, kind=UpscalerKind.SR, model_path="x", scale=2)
+    request.validate()
+    out = upscale_image(request, Repeat(), JobControl(), None, 0)
+    assert out.size == (16000, 16000)
+    assert out.getpixel((15999, 15999)) == (10, 200, 30)
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    assert peak_gb < 4  # 0.77 GB of output pixels; a float canvas would be 3 GB alone
