@@ -147,3 +147,29 @@ def test_huge_source_is_refused_with_the_reason(window):
     panel.upscale_requested.connect(jobs.append)
     panel.request_upscale()
     assert not jobs and "32000x32000" in panel.status.text() and "scale 2" in panel.status.text()
+
+
+def test_sd_x4_shows_its_settings_and_reports_tile_and_step(qtbot, window, tmp_path):
+    from tests.upscale_helpers import build_tiny_sd_x4
+
+    panel = window.upscale.panel
+    _pick_tiny_sr(panel)
+    assert not panel.diffusion_box.isVisibleTo(panel)
+    folder = build_tiny_sd_x4(tmp_path)
+    panel.add_model_path(folder / "model_index.json")
+    assert panel.choice().kind is UpscalerKind.SD_X4
+    assert panel.diffusion_box.isVisibleTo(panel)
+    panel.set_source(noise_image(40, 16), "test")
+    panel.steps.setValue(2)
+    panel.tile.setValue(32)
+    texts: list[str] = []
+    signals = window.property("engine_signals")
+    signals.preview.connect(lambda *a: texts.append(panel.status.text()))
+    with qtbot.waitSignal(signals.finished, timeout=60_000):
+        panel.prompt.setText("gravel")
+        qtbot.mouseClick(panel.upscale_button, Qt.MouseButton.LeftButton)
+    assert texts[0].endswith("Tile 1/2 · step 1/2") and texts[-1].endswith("Tile 2/2 · step 2/2")
+    result = window.gallery.results[-1]
+    params = parse_infotext(read_parameters(result.path))
+    assert params["Prompt"] == "gravel" and params["Steps"] == "2"
+    assert params["Noise level"] == "20" and result.image.size == (160, 64)
