@@ -42,6 +42,8 @@ class _Progress:
 
     def tile_done(self, index: int, tile: Tile, blender: TileBlender, scale: int) -> None:
         self.tile_index = index + 1
+        if self.on_progress is None:
+            return
         self._paste(tile, blender, scale)
         self._emit(self.tile_index * self.per_tile, self.preview, force=True)
 
