@@ -40,4 +40,7 @@ class EngineContext:
         from studio.engine.upscale_job import run_upscale
 
         ctx.handlers[UpscaleRequest] = run_upscale
+        from studio.engine.explore import register as register_explore
+
+        register_explore(ctx)
         return ctx

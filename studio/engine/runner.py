@@ -34,6 +34,7 @@ class JobControl:
 
     cancel: threading.Event = field(default_factory=threading.Event)
     keep: threading.Event = field(default_factory=threading.Event)
+    record: object | None = None  # the explorer's StepRecorder; None: no recording, no cost
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,8 @@ class GenerationRunner:
         pipe.scheduler = make_scheduler(request.scheduler, pipe.scheduler.config)
         tap = X0Tap(pipe.scheduler)
         preview = preview_for_model(Path(request.model_path), type(pipe).__name__)
+        if control.record is not None:
+            control.record.attach(pipe.scheduler, tap, preview)  # type: ignore[attr-defined]
         watcher = _StepWatcher(tap, preview, control, on_preview, self.max_preview_fps)
         kwargs = self._pipe_kwargs(request, init, mask)
         try:

@@ -15,6 +15,7 @@ class EngineSignals(QObject):
     failed = Signal(int, str)  # job id, message
     cancelled = Signal(int)  # job id
     status = Signal(str)  # engine-level status text (model loading, device)
+    data = Signal(int, object)  # job id, a feature's non-image payload (explorer)
 
     def job_started(self, job_id: int, request: object) -> None:
         self.started.emit(job_id, request)
@@ -33,6 +34,9 @@ class EngineSignals(QObject):
 
     def job_cancelled(self, job_id: int) -> None:
         self.cancelled.emit(job_id)
+
+    def job_data(self, job_id: int, payload: object) -> None:
+        self.data.emit(job_id, payload)
 
     def engine_status(self, text: str) -> None:
         self.status.emit(text)
