@@ -24,6 +24,14 @@ class RecordStepsRequest:
     def batch_count(self) -> int:
         return 1
 
+    @property
+    def width(self) -> int:
+        return self.generate.width
+
+    @property
+    def height(self) -> int:
+        return self.generate.height
+
 
 @dataclass(frozen=True)
 class NoiseStepRequest:

@@ -106,6 +106,9 @@ class MainWindow(QMainWindow):
         from studio.ui.upscale_controller import UpscaleController
 
         self.upscale = UpscaleController(self)  # the "Upscale" tab
+        from studio.ui.explore_controller import ExploreController
+
+        self.explore = ExploreController(self)  # the "Explore" tab
 
     def _build_actions(self) -> None:
         toolbar = QToolBar("Main")

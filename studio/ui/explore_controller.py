@@ -1,0 +1,171 @@
+"""Wires the Explore tab into the main window: forward process, recorded steps, training step."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QFileDialog
+
+from studio.core.explore_requests import (
+    NoiseStepRequest,
+    NoiseStepResult,
+    RecordStepsRequest,
+    StepFrame,
+    StepsRecorded,
+)
+from studio.core.models import native_resolution
+from studio.core.noise_schedule import NoiseSchedule, forward_image
+from studio.core.step_strip import export_steps
+from studio.ui.explore_panel import ExplorePanel
+
+SOURCE_SIDE = 256  # the forward view works on at most 256 px (numpy on the GUI thread)
+
+
+class ExploreController(QObject):
+    """Owns the panel's state and jobs; the window submits and cancels."""
+
+    def __init__(self, window) -> None:  # noqa: ANN001 - MainWindow (no import cycle)
+        super().__init__(window)
+        self.window = window
+        self.panel = ExplorePanel()
+        self.schedule = NoiseSchedule.from_config({})
+        self.source: np.ndarray | None = None
+        self.frames: tuple[StepFrame, ...] = ()
+        self.noise_result: NoiseStepResult | None = None
+        self.jobs: dict[int, object] = {}
+        window.tabs.addTab(self.panel, "Explore")
+        self.panel.source_wanted.connect(self.take_canvas_image)
+        self.panel.forward_changed.connect(self.update_forward)
+        self.panel.record_requested.connect(self.record)
+        self.panel.frame_changed.connect(self.show_frame)
+        self.panel.export_requested.connect(self._ask_export)
+        self.panel.noise_step_requested.connect(self.noise_step)
+        window.model_picker.currentIndexChanged.connect(self.load_schedule)
+        window.tabs.currentChanged.connect(self._on_tab)
+        signals = window.signals
+        signals.data.connect(self._on_data)
+        signals.failed.connect(lambda job, message: self._end(job, f"Failed: {message}"))
+        signals.cancelled.connect(lambda job: self._end(job, "Cancelled."))
+        signals.finished.connect(lambda job, _results: self._end(job, None))
+        self.load_schedule()
+
+    # ----- forward --------------------------------------------------------------------------
+    def load_schedule(self) -> None:
+        entry = self.window.selected_model()
+        self.schedule = NoiseSchedule.from_model(entry.path if entry else None)
+        self.panel.t_slider.setMaximum(self.schedule.steps - 1)
+        self.panel.show_schedule(self.schedule)
+        self.update_forward()
+
+    def _on_tab(self, index: int) -> None:
+        if self.window.tabs.widget(index) is not self.panel:
+            return
+        self.load_schedule()
+        if self.source is None:
+            self.take_canvas_image()
+
+    def take_canvas_image(self) -> None:
+        from studio.ui.upscale_panel import pil_from_qimage
+
+        shown = self.window.canvas.image
+        if shown is None or shown.isNull():
+            self.panel.source_label.setText("The canvas is empty: generate or open an image.")
+            return
+        self.set_source(pil_from_qimage(shown).convert("RGB"))
+
+    def set_source(self, image: Image.Image) -> None:
+        self.panel.source_label.setText(f"Source: the canvas image ({image.width}×"
+                                        f"{image.height}).")
+        image = image.copy()
+        image.thumbnail((SOURCE_SIDE, SOURCE_SIDE), Image.Resampling.LANCZOS)
+        self.source = np.asarray(image.convert("RGB"))
+        self.update_forward()
+
+    def update_forward(self) -> None:
+        t = self.panel.t_slider.value()
+        noisy = None
+        if self.source is not None:
+            noisy = forward_image(self.source, self.schedule, t, self.panel.noise_seed.value())
+        self.panel.show_forward(self.schedule, self.source, noisy)
+
+    # ----- reverse --------------------------------------------------------------------------
+    def record(self) -> int | None:
+        entry = self.window.selected_model()
+        if entry is None:
+            self.panel.step_label.setText("No model selected.")
+            return None
+        request = replace(self.window.panel.snapshot(str(entry.path), entry.name), batch_count=1)
+        try:
+            request.validate()
+        except ValueError as exc:
+            self.panel.step_label.setText(str(exc))
+            return None
+        return self._submit(RecordStepsRequest(request), "Recording…")
+
+    def _submit(self, request: object, text: str) -> int:
+        job = self.window.submit_job(request)
+        self.jobs[job] = request
+        label = (self.panel.step_label if isinstance(request, RecordStepsRequest)
+                 else self.panel.train_label)
+        label.setText(text)
+        return job
+
+    def show_frame(self, index: int) -> None:
+        if 0 <= index < len(self.frames):
+            self.panel.show_frame(self.frames[index], len(self.frames))
+
+    def _ask_export(self, kind: str) -> None:
+        filters = "PNG strip (*.png)" if kind == "png" else "Animation (*.gif *.webp)"
+        name, _ = QFileDialog.getSaveFileName(self.panel, "Export steps", f"steps.{kind}",
+                                              filters)
+        if name:
+            self.export_to(Path(name))
+
+    def export_to(self, path: Path) -> Path | None:
+        try:
+            written = export_steps(self.frames, path)
+        except (OSError, ValueError) as exc:
+            self.panel.step_label.setText(f"Export failed: {exc}")
+            return None
+        self.panel.step_label.setText(f"Exported {written.name}")
+        return written
+
+    # ----- one training step ----------------------------------------------------------------
+    def noise_step(self) -> int | None:
+        entry = self.window.selected_model()
+        if entry is None or self.source is None:
+            self.take_canvas_image()
+        if entry is None or self.source is None:
+            self.panel.train_label.setText("Needs a model and an image on the canvas.")
+            return None
+        buffer = io.BytesIO()
+        Image.fromarray(self.source).save(buffer, "PNG")
+        size = native_resolution(entry.path) or 512
+        request = NoiseStepRequest(str(entry.path), buffer.getvalue(), self.panel.train_t.value(),
+                                   self.panel.noise_seed.value(), size=size)
+        return self._submit(request, "Predicting the noise…")
+
+    # ----- engine events ----------------------------------------------------------------------
+    def _on_data(self, job: int, payload: object) -> None:
+        if job not in self.jobs:
+            return
+        if isinstance(payload, StepsRecorded):
+            self.frames = payload.frames
+            self.panel.show_frames(len(self.frames))
+            self.show_frame(len(self.frames) - 1)
+        elif isinstance(payload, NoiseStepResult):
+            self.noise_result = payload
+            self.panel.show_noise_step(payload)
+
+    def _end(self, job: int, message: str | None) -> None:
+        request = self.jobs.pop(job, None)
+        if request is None or message is None:
+            return
+        label = (self.panel.step_label if isinstance(request, RecordStepsRequest)
+                 else self.panel.train_label)
+        label.setText(message)
