@@ -109,6 +109,9 @@ class MainWindow(QMainWindow):
         from studio.ui.explore_controller import ExploreController
 
         self.explore = ExploreController(self)  # the "Explore" tab
+        from studio.ui.train_controller import TrainController
+
+        self.train = TrainController(self)  # the "Train" tab
 
     def _build_actions(self) -> None:
         toolbar = QToolBar("Main")

@@ -1,0 +1,116 @@
+"""The Train tab: a folder of images, a size preset and steps; live loss curve and samples."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.training.session import PRESETS
+from studio.ui.plot import LinePlot, Series
+
+
+def smoothed(values: list[float], weight: float = 0.9) -> np.ndarray:
+    """Exponential moving average, bias-corrected (so the first values are not pulled to 0)."""
+    out, average = np.empty(len(values)), 0.0
+    for i, value in enumerate(values):
+        average = weight * average + (1 - weight) * value
+        out[i] = average / (1 - weight ** (i + 1))
+    return out
+
+
+class TrainPanel(QScrollArea):
+    """Widgets only; the controller runs the session."""
+
+    browse_requested = Signal()
+    start_requested = Signal()
+    pause_requested = Signal()
+    cancel_requested = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWidgetResizable(True)
+        body = QWidget()
+        self.setWidget(body)
+        column = QVBoxLayout(body)
+        self.folder = QLineEdit()
+        self.folder.setPlaceholderText("a folder of images (captions: sidecar .txt files)")
+        self.browse = QPushButton("…")
+        self.name = QLineEdit("my-model")
+        self.preset = QComboBox()
+        self.preset.addItems(list(PRESETS))
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 100_000)
+        self.steps.setValue(500)
+        self.size = QSpinBox()
+        self.size.setRange(16, 512)
+        self.size.setSingleStep(16)
+        self.size.setValue(64)
+        form = QFormLayout()
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder, 1)
+        folder_row.addWidget(self.browse)
+        form.addRow("Images", folder_row)
+        form.addRow("Model name", self.name)
+        form.addRow("Size preset", self.preset)
+        form.addRow("Steps", self.steps)
+        form.addRow("Image size", self.size)
+        column.addLayout(form)
+        column.addLayout(self._buttons())
+        self.status = QLabel("Uses the selected model's VAE; the result joins the model list.")
+        self.status.setWordWrap(True)
+        column.addWidget(self.status)
+        self.loss_plot = LinePlot("step", "loss (MSE)")
+        column.addWidget(self.loss_plot)
+        self.samples = QLabel()
+        self.samples.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.samples.setMinimumHeight(100)
+        column.addWidget(QLabel("Samples (EMA weights, fixed seed)"))
+        column.addWidget(self.samples)
+        column.addStretch(1)
+        self.browse.clicked.connect(self.browse_requested)
+
+    def _buttons(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.start = QPushButton("Start training")
+        self.pause = QPushButton("Pause")
+        self.cancel = QPushButton("Cancel")
+        for button in (self.start, self.pause, self.cancel):
+            row.addWidget(button)
+        self.start.clicked.connect(self.start_requested)
+        self.pause.clicked.connect(self.pause_requested)
+        self.cancel.clicked.connect(self.cancel_requested)
+        self.set_running(False)
+        return row
+
+    def set_running(self, running: bool, paused: bool = False) -> None:
+        self.start.setEnabled(not running)
+        self.pause.setEnabled(running)
+        self.cancel.setEnabled(running)
+        self.pause.setText("Resume" if paused else "Pause")
+        for widget in (self.folder, self.browse, self.name, self.preset, self.steps, self.size):
+            widget.setEnabled(not running)
+
+    def show_losses(self, losses: list[float]) -> None:
+        steps = np.arange(1, len(losses) + 1)
+        self.loss_plot.set_series([
+            Series("loss", steps, np.asarray(losses), "#5b8def"),
+            Series("smoothed", steps, smoothed(losses), "#f0c040"),
+        ])
+
+    def show_samples(self, pixmap: QPixmap) -> None:
+        width = max(120, self.samples.width() - 8)
+        self.samples.setPixmap(pixmap.scaledToWidth(min(width, max(pixmap.width(), width)),
+                                                    Qt.TransformationMode.FastTransformation))
