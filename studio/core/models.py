@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from studio.core.checkpoints import inspect_checkpoint, is_checkpoint_file, looks_like_hub_id
+
 RESOURCES_DIR = Path(__file__).resolve().parent.parent.parent / "resources"
 EMBEDDED_MODELS_DIR = RESOURCES_DIR / "models"
 DEFAULT_MODEL_NAME = "emoji-sd"
@@ -43,11 +45,18 @@ def _entry_for(folder: Path, embedded: bool) -> ModelEntry | None:
     return ModelEntry(folder.name, folder, str(index.get("_class_name", "?")), embedded)
 
 
+def _checkpoint_entry(path: Path) -> ModelEntry | None:
+    """A single-file SD checkpoint Studio can load, else None (unsupported files are skipped)."""
+    info = inspect_checkpoint(path)
+    return ModelEntry(path.stem, path, info.pipeline_class) if info.supported else None
+
+
 def _candidates(folder: Path) -> Iterable[Path]:
-    if (folder / "model_index.json").is_file():
+    if (folder / "model_index.json").is_file() or is_checkpoint_file(folder):
         yield folder
     elif folder.is_dir():
-        yield from sorted(p for p in folder.iterdir() if (p / "model_index.json").is_file())
+        yield from sorted(p for p in folder.iterdir()
+                          if (p / "model_index.json").is_file() or is_checkpoint_file(p))
 
 
 class ModelRegistry:
@@ -67,7 +76,8 @@ class ModelRegistry:
         seen: set[Path] = set()
         for root in self.searched:
             for folder in _candidates(root):
-                entry = _entry_for(folder, embedded=root == self.embedded_dir)
+                entry = (_checkpoint_entry(folder) if folder.is_file()
+                         else _entry_for(folder, embedded=root == self.embedded_dir))
                 if entry and entry.path.resolve() not in seen and _is_generator(entry):
                     seen.add(entry.path.resolve())
                     found.append(entry)
@@ -82,7 +92,8 @@ class ModelRegistry:
         """A user-facing sentence saying where models were looked for."""
         places = ", ".join(str(p) for p in self.searched)
         return (
-            f"No models found. Looked for diffusers folders (with model_index.json) in: {places}. "
+            f"No models found. Looked for diffusers folders (with model_index.json) and "
+            f".safetensors checkpoints in: {places}. "
             "Use File → Add model folder…, or train the built-in model (see README)."
         )
 
@@ -97,11 +108,21 @@ def _is_generator(entry: ModelEntry) -> bool:
 
 
 def resolve_model(spec: str, registry: ModelRegistry) -> ModelEntry:
-    """A model by registry name or by folder path; raises FileNotFoundError with advice."""
+    """A model by registry name, folder, checkpoint file or Hugging Face id.
+
+    Raises FileNotFoundError (or ValueError for an unsupported checkpoint) with advice.
+    """
     for entry in registry.entries():
         if spec in (entry.name, str(entry.path)):
             return entry
     folder = Path(spec).expanduser()
+    if folder.is_file():
+        info = inspect_checkpoint(folder)
+        if not info.supported:
+            raise ValueError(f"{folder.name}: {info.problem or 'unsupported checkpoint'}")
+        return ModelEntry(folder.stem, folder, info.pipeline_class)
+    if looks_like_hub_id(spec):  # loaded from the local Hugging Face cache, or a clear error
+        return ModelEntry(spec, Path(spec), "hub")
     if folder.is_dir():
         entry = _entry_for(folder, embedded=False)
         if entry is None:

@@ -13,6 +13,7 @@ SCHEDULER_NAMES: tuple[str, ...] = (
     "DPM++ 2M",
     "DPM++ 2M Karras",
     "UniPC",
+    "LCM",
 )
 
 

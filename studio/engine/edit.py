@@ -109,7 +109,7 @@ def run_edit(job_id: int, request: GenerateRequest, ctx, control: JobControl,  #
             events.job_preview(job_id, step, total, job.region_preview(rgb))
 
         output = ctx.generation.run_one(single, control, on_preview, job.work_init,
-                                        job.work_mask)
+                                        job.work_mask, on_status=events.engine_status)
         image = job.finish(output.image)
         steps_done = output.steps_done if output.partial else None
         infotext = edit_infotext(single, image.size, steps_done)

@@ -58,7 +58,8 @@ def run_generate(job_id: int, request: GenerateRequest, ctx, control: JobControl
         def on_preview(step: int, total: int, image: object) -> None:
             events.job_preview(job_id, step, total, image)
 
-        output = ctx.generation.run_one(single, control, on_preview)
+        output = ctx.generation.run_one(single, control, on_preview,
+                                         on_status=events.engine_status)
         steps_done = output.steps_done if output.partial else None
         result = saver.save(job_id, index, output.image, single, steps_done)
         results.append(result)

@@ -1,19 +1,23 @@
-"""Loads diffusers pipelines once and derives img2img/inpaint variants with `from_pipe`."""
+"""Loads diffusers pipelines once and derives img2img/inpaint variants with `from_pipe`.
+
+Sources: diffusers folders, single-file `.safetensors` checkpoints and Hugging Face ids from
+the local cache (see `studio.engine.loading`); speed/memory options from `studio.engine.memory`.
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
+from studio.core.checkpoints import is_checkpoint_file, looks_like_hub_id
 from studio.core.models import read_model_index
 from studio.core.requests import JobKind
 from studio.engine.device import DevicePlan
+from studio.engine.loading import ModelLoadError, load_hub_id, load_single_file
+from studio.engine.memory import MemoryOptions, apply_options, enable_low_memory
 
 log = logging.getLogger(__name__)
-
-
-class ModelLoadError(RuntimeError):
-    """A model folder is missing, incomplete or corrupt."""
+__all__ = ["ModelLoadError", "PipelineCache"]
 
 
 def _auto_class(kind: JobKind):  # noqa: ANN202
@@ -29,10 +33,13 @@ def _auto_class(kind: JobKind):  # noqa: ANN202
 class PipelineCache:
     """Holds one loaded model; every job kind shares its modules (no reloads)."""
 
-    def __init__(self, plan: DevicePlan) -> None:
+    def __init__(self, plan: DevicePlan, options: MemoryOptions | None = None) -> None:
         self.plan = plan
+        self.options = options or MemoryOptions.from_env()
         self.model_path: Path | None = None
         self.load_count = 0
+        self.low_memory = False  # set after an out-of-memory fallback; sticks for the model
+        self.notes: list[str] = []
         self._pipes: dict[JobKind, object] = {}
 
     def get(self, model_path: Path, kind: JobKind):  # noqa: ANN201 - a diffusers pipeline
@@ -42,15 +49,46 @@ class PipelineCache:
             self.unload()
             self._pipes[JobKind.TXT2IMG] = self._load(model_path)
             self.model_path = model_path
+        base = self._pipes[JobKind.TXT2IMG]
+        if kind is not JobKind.INPAINT and _unet_in_channels(base) == 9:
+            raise ModelLoadError(
+                f"{model_path.name} is an inpainting model (9-channel UNet): use it for "
+                "inpainting in the Edit tab, or pick a regular model for this job"
+            )
         if kind not in self._pipes:
-            self._pipes[kind] = _auto_class(kind).from_pipe(self._pipes[JobKind.TXT2IMG])
+            self._pipes[kind] = _auto_class(kind).from_pipe(base)
+            if self.low_memory:
+                enable_low_memory(self._pipes[kind], self.plan)
         return self._pipes[kind]
+
+    def mark_low_memory(self) -> None:
+        """After an out-of-memory fallback: pipelines derived later start in low-memory mode."""
+        self.low_memory = True
 
     def unload(self) -> None:
         self._pipes.clear()
         self.model_path = None
+        self.low_memory = False
 
     def _load(self, model_path: Path):  # noqa: ANN202
+        import diffusers
+
+        diffusers.utils.logging.disable_progress_bar()
+        if is_checkpoint_file(model_path):
+            pipe = load_single_file(model_path, self.plan.dtype)
+        elif not model_path.exists() and looks_like_hub_id(str(model_path)):
+            pipe = load_hub_id(str(model_path), _auto_class(JobKind.TXT2IMG),
+                               {"dtype": self.plan.dtype})
+        else:
+            pipe = self._load_folder(model_path)
+        pipe.to(self.plan.device)
+        pipe.set_progress_bar_config(disable=True)
+        self.notes = apply_options(pipe, self.plan, self.options)
+        self.load_count += 1
+        log.info("loaded %s (%s) on %s", model_path, type(pipe).__name__, self.plan.device)
+        return pipe
+
+    def _load_folder(self, model_path: Path):  # noqa: ANN202
         index = read_model_index(model_path)
         if index is None:
             raise ModelLoadError(
@@ -60,15 +98,12 @@ class PipelineCache:
         kwargs: dict[str, object] = {"dtype": self.plan.dtype, "local_files_only": True}
         if "safety_checker" in index:
             kwargs.update(safety_checker=None, requires_safety_checker=False)
-        import diffusers
-
-        diffusers.utils.logging.disable_progress_bar()
         try:
-            pipe = _auto_class(JobKind.TXT2IMG).from_pretrained(str(model_path), **kwargs)
+            return _auto_class(JobKind.TXT2IMG).from_pretrained(str(model_path), **kwargs)
         except Exception as exc:  # diffusers raises many types for broken folders
             raise ModelLoadError(f"Could not load model {model_path.name}: {exc}") from exc
-        pipe.to(self.plan.device)
-        pipe.set_progress_bar_config(disable=True)
-        self.load_count += 1
-        log.info("loaded %s (%s) on %s", model_path, type(pipe).__name__, self.plan.device)
-        return pipe
+
+
+def _unet_in_channels(pipe) -> int:  # noqa: ANN001
+    unet = getattr(pipe, "unet", None)
+    return int(getattr(getattr(unet, "config", None), "in_channels", 4) or 4)

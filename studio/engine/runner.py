@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from studio.core.requests import GenerateRequest, JobKind
+from studio.engine.memory import StatusCallback, decode_after_oom, run_with_fallback
 from studio.engine.pipelines import PipelineCache
 from studio.engine.preview import LinearPreview, X0Tap, preview_for_model
 from studio.engine.schedulers import make_scheduler
@@ -92,14 +93,29 @@ class GenerationRunner:
 
     def run_one(self, request: GenerateRequest, control: JobControl,
                 on_preview: PreviewCallback | None = None, init: Image.Image | None = None,
-                mask: Image.Image | None = None) -> RunOutput:
+                mask: Image.Image | None = None,
+                on_status: StatusCallback | None = None) -> RunOutput:
         """Generate the image for `request.seed`; raises JobCancelled when cancelled.
 
         `init`/`mask` override the request's encoded images (already at the work size).
+        Out of memory: decode again in tiles, else retry once in low-memory mode
+        (`studio.engine.memory`), reporting through `on_status`.
         """
         from pathlib import Path
 
         pipe = self.cache.get(Path(request.model_path), request.kind)
+
+        def attempt() -> RunOutput:
+            return self._attempt(pipe, request, control, on_preview, init, mask, on_status)
+
+        return run_with_fallback(attempt, pipe, self.cache.plan, on_status,
+                                 self.cache.mark_low_memory)
+
+    def _attempt(self, pipe, request: GenerateRequest, control: JobControl,  # noqa: ANN001
+                 on_preview: PreviewCallback | None, init: Image.Image | None,
+                 mask: Image.Image | None, on_status: StatusCallback | None) -> RunOutput:
+        from pathlib import Path
+
         pipe.scheduler = make_scheduler(request.scheduler, pipe.scheduler.config)
         tap = X0Tap(pipe.scheduler)
         preview = preview_for_model(Path(request.model_path), type(pipe).__name__)
@@ -112,7 +128,11 @@ class GenerationRunner:
                 image = pipe(**kwargs, callback_on_step_end=watcher).images[0]
         except _StopAndKeep:
             image = self._decode_current(pipe, tap.x0 if tap.x0 is not None else watcher.latents)
-            return RunOutput(image, watcher.steps_done, _total(pipe, request))
+        except torch.OutOfMemoryError:
+            if watcher.latents is None or watcher.steps_done < _total(pipe, request):
+                raise
+            final = watcher.latents
+            image = decode_after_oom(lambda: self._decode_current(pipe, final), pipe, on_status)
         return RunOutput(image, watcher.steps_done, _total(pipe, request))
 
     @staticmethod

@@ -18,12 +18,17 @@ _SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
         {"algorithm_type": "dpmsolver++", "use_karras_sigmas": True},
     ),
     "UniPC": ("UniPCMultistepScheduler", {}),
+    "LCM": ("LCMScheduler", {}),  # LCM-distilled and Turbo-style few-step models
 }
 assert set(_SCHEDULERS) == set(SCHEDULER_NAMES)
 
 
 def make_scheduler(name: str, base_config: dict[str, Any]):  # noqa: ANN201
-    """A fresh scheduler of the named kind, built from the model's scheduler config."""
+    """A fresh scheduler of the named kind, built from the model's scheduler config.
+
+    The model's `prediction_type` (epsilon / v_prediction) and `timestep_spacing` (e.g.
+    "trailing" for Turbo models) are kept, so SD 2.x v-models and few-step models stay right.
+    """
     import diffusers
 
     if name not in _SCHEDULERS:

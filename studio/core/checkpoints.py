@@ -1,0 +1,117 @@
+"""Single-file Stable Diffusion checkpoints: read the safetensors header, name the architecture.
+
+Pure Python (no torch): the header is a little-endian u64 length followed by JSON describing
+every tensor's dtype and shape, so detection costs a few kilobytes of reading.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+CHECKPOINT_SUFFIXES = (".safetensors",)
+_MAX_HEADER = 100 * 1024 * 1024
+_UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
+
+# architecture -> (config folder under resources/configs, diffusers pipeline class)
+ARCHITECTURES: dict[str, tuple[str, str]] = {
+    "sd1": ("sd15", "StableDiffusionPipeline"),
+    "sd1-inpaint": ("sd15-inpaint", "StableDiffusionInpaintPipeline"),
+    "sd2": ("sd2-v", "StableDiffusionPipeline"),
+    "sdxl": ("sdxl", "StableDiffusionXLPipeline"),
+}
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """What a checkpoint file holds; `problem` says why it cannot be used (None when it can)."""
+
+    path: Path
+    architecture: str | None
+    problem: str | None = None
+
+    @property
+    def supported(self) -> bool:
+        return self.problem is None and self.architecture in ARCHITECTURES
+
+    @property
+    def config_name(self) -> str:
+        return ARCHITECTURES[self.architecture][0] if self.architecture else ""
+
+    @property
+    def pipeline_class(self) -> str:
+        return ARCHITECTURES[self.architecture][1] if self.architecture else "?"
+
+
+def read_header(path: Path) -> dict[str, list[int]]:
+    """Tensor name -> shape from a .safetensors file; raises ValueError when not one."""
+    with Path(path).open("rb") as handle:
+        raw = handle.read(8)
+        if len(raw) != 8:
+            raise ValueError("file too short for a safetensors header")
+        (size,) = struct.unpack("<Q", raw)
+        if not 2 <= size <= _MAX_HEADER:
+            raise ValueError(f"implausible safetensors header size {size}")
+        header = json.loads(handle.read(size).decode("utf-8"))
+    if not isinstance(header, dict):
+        raise ValueError("safetensors header is not a JSON object")
+    return {k: list(v.get("shape", [])) for k, v in header.items()
+            if k != "__metadata__" and isinstance(v, dict)}
+
+
+def detect_architecture(shapes: dict[str, list[int]]) -> tuple[str | None, str | None]:
+    """(architecture, problem) from tensor names and shapes in the original (LDM) layout."""
+    keys = shapes.keys()
+    if _UNET_IN not in shapes:
+        return None, _foreign(keys)
+    in_channels = shapes[_UNET_IN][1] if len(shapes[_UNET_IN]) > 1 else 0
+    if any(k.startswith("conditioner.embedders.1.") for k in keys):
+        arch = "sdxl"
+    elif any(k.startswith("conditioner.embedders.0.") for k in keys):
+        return "sdxl-refiner", "SDXL refiner checkpoints are not supported (use an SDXL base model)"
+    elif any(k.startswith("cond_stage_model.model.") for k in keys):
+        arch = "sd2"
+    elif any(k.startswith("cond_stage_model.transformer.") for k in keys):
+        arch = "sd1"
+    else:
+        return None, "no text encoder in the file (a UNet-only checkpoint is not supported)"
+    if in_channels == 9:
+        if arch != "sd1":
+            return f"{arch}-inpaint", (f"{arch.upper()} inpainting checkpoints are not supported "
+                                       "as single files; use the diffusers folder")
+        return "sd1-inpaint", None
+    if in_channels != 4:
+        return arch, f"the UNet takes {in_channels} input channels (expected 4 or 9)"
+    return arch, None
+
+
+def _foreign(keys) -> str:  # noqa: ANN001 - a dict keys view
+    sample = " ".join(list(keys)[:200])
+    for marker, name in (("double_blocks", "Flux"), ("joint_blocks", "SD3"),
+                         ("lora_", "a LoRA"), ("adaLN", "a transformer (DiT)")):
+        if marker in sample:
+            return f"this looks like {name} checkpoint, which Studio does not load"
+    return "not a Stable Diffusion checkpoint (no model.diffusion_model.* UNet weights)"
+
+
+def inspect_checkpoint(path: Path) -> CheckpointInfo:
+    """Never raises: unreadable files come back with a problem."""
+    try:
+        shapes = read_header(path)
+    except (OSError, ValueError, UnicodeDecodeError, struct.error) as exc:
+        return CheckpointInfo(Path(path), None, f"unreadable safetensors file: {exc}")
+    arch, problem = detect_architecture(shapes)
+    return CheckpointInfo(Path(path), arch, problem)
+
+
+def is_checkpoint_file(path: Path) -> bool:
+    return Path(path).suffix.lower() in CHECKPOINT_SUFFIXES and Path(path).is_file()
+
+
+def looks_like_hub_id(spec: str) -> bool:
+    """`owner/name` (a Hugging Face model id), not an existing path."""
+    parts = spec.split("/")
+    return (len(parts) == 2 and all(parts) and not spec.startswith((".", "~"))
+            and not Path(spec).expanduser().exists())

@@ -1,0 +1,106 @@
+"""Loading sources other than diffusers folders: single-file checkpoints and hub ids, offline.
+
+Single files use `from_single_file(config=<local folder>, local_files_only=True)` with the
+config folders shipped in `resources/configs/` (SD 1.x, SD 1.x inpainting, SD 2.x 768-v,
+SDXL base). CLIP's tokenizer vocabulary is not shipped: it is looked up locally (see
+`find_tokenizer`) and a clear message says what to do when none is found.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from studio.core.checkpoints import inspect_checkpoint
+from studio.core.models import RESOURCES_DIR, ModelRegistry, read_model_index
+
+CONFIGS_DIR = RESOURCES_DIR / "configs"
+CLIP_VOCAB_SIZE = 49408
+_HUB_TOKENIZER = "openai/clip-vit-large-patch14"
+
+
+class ModelLoadError(RuntimeError):
+    """A model folder, file or id is missing, incomplete, corrupt or unsupported."""
+
+
+def config_folder(path: Path, architecture_config: str) -> Path:
+    """`<stem>.config/` next to the checkpoint if present (custom architectures), else ours."""
+    sidecar = path.parent / f"{path.stem}.config"
+    if (sidecar / "model_index.json").is_file():
+        return sidecar
+    return CONFIGS_DIR / architecture_config
+
+
+def _tokenizer_dirs(name: str, config: Path, checkpoint: Path) -> list[Path]:
+    names = [name, "tokenizer"] if name != "tokenizer" else [name]
+    places = [config, checkpoint.parent, CONFIGS_DIR]
+    return [place / n for n in names for place in places]
+
+
+def find_tokenizer(name: str, config: Path, checkpoint: Path):  # noqa: ANN201
+    """A CLIPTokenizer for component `name`, or None: local folders, then the HF cache."""
+    from transformers import CLIPTokenizer
+
+    extra = {"pad_token": "!"} if name == "tokenizer_2" else {}
+    for folder in _tokenizer_dirs(name, config, checkpoint):
+        if (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file():
+            return CLIPTokenizer.from_pretrained(str(folder), **extra)
+    try:
+        return CLIPTokenizer.from_pretrained(_HUB_TOKENIZER, local_files_only=True, **extra)
+    except (OSError, ValueError):
+        return None
+
+
+def _tokenizer_message(checkpoint: Path, config: Path) -> str:
+    return (
+        f"{checkpoint.name} needs the CLIP tokenizer files (vocab.json + merges.txt, "
+        f"{CLIP_VOCAB_SIZE} tokens), which are not shipped and cannot be downloaded offline. "
+        f"Copy the `tokenizer` folder of any SD 1.x/2.x/SDXL diffusers model into {CONFIGS_DIR} "
+        f"or next to the checkpoint ({checkpoint.parent}), or use the model's diffusers folder."
+    )
+
+
+def load_single_file(path: Path, dtype):  # noqa: ANN001, ANN201 - torch dtype -> pipeline
+    """A pipeline from one `.safetensors` checkpoint in the original (LDM) layout."""
+    import diffusers
+
+    info = inspect_checkpoint(path)
+    if not info.supported:
+        raise ModelLoadError(f"Cannot load {path.name}: {info.problem or 'unsupported file'}")
+    config = config_folder(path, info.config_name)
+    index = read_model_index(config) or {}
+    components: dict[str, object] = {}
+    for name, spec in index.items():
+        if isinstance(spec, list) and len(spec) == 2 and spec[1] == "CLIPTokenizer":
+            tokenizer = find_tokenizer(name, config, path)
+            if tokenizer is None:
+                raise ModelLoadError(_tokenizer_message(path, config))
+            components[name] = tokenizer
+    cls = getattr(diffusers, str(index.get("_class_name", info.pipeline_class)))
+    try:
+        return cls.from_single_file(str(path), config=str(config), local_files_only=True,
+                                    torch_dtype=dtype, **components)
+    except Exception as exc:  # diffusers raises many types for mismatched checkpoints
+        raise ModelLoadError(
+            f"Could not load {path.name} as {info.architecture} "
+            f"(configs {config.name}): {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def load_hub_id(model_id: str, auto_class, kwargs: dict):  # noqa: ANN001, ANN201
+    """A Hugging Face id from the local cache only; a clear message when it is not there."""
+    try:
+        return auto_class.from_pretrained(model_id, **{**kwargs, "local_files_only": True})
+    except Exception as exc:  # not cached (OSError, LocalEntryNotFoundError, ValueError)
+        raise ModelLoadError(_offline_message(model_id)) from exc
+
+
+def _offline_message(model_id: str) -> str:
+    extra = [Path(p) for p in os.environ.get("STUDIO_MODELS", "").split(os.pathsep) if p]
+    local = ", ".join(e.name for e in ModelRegistry(extra_dirs=extra).entries()) or "none"
+    return (
+        f"Model {model_id!r} is not in the local Hugging Face cache and Studio does not "
+        f"download models (offline). Local models: {local}. Download it once elsewhere "
+        f"(`huggingface-cli download {model_id}`) and copy the cache, or add a diffusers "
+        "folder or .safetensors file with File → Add model folder…"
+    )
