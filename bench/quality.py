@@ -167,7 +167,20 @@ def run_schedulers(args: argparse.Namespace) -> None:
             results["runs"].append({"scheduler": name, "guidance": guidance, "accuracy": acc,
                                     "seconds": round(time.time() - start, 1)})
             print(results["runs"][-1], flush=True)
+    best = max(results["runs"], key=lambda r: r["accuracy"])
+    results["chosen"] = best["scheduler"]
     save_results("schedulers", results)
+    if args.set_default:
+        set_default_scheduler(best["scheduler"])
+
+
+def set_default_scheduler(name: str) -> None:
+    """Store the measured best sampler in the model folder and refresh the test reference."""
+    from studio.training.diffusion import make_scheduler
+    from studio.training.export import write_reference_sample
+
+    make_scheduler(name).save_pretrained(MODEL / "scheduler")
+    write_reference_sample(MODEL)
 
 
 def run_t2i(args: argparse.Namespace) -> None:
@@ -271,6 +284,7 @@ def main() -> None:
     parser.add_argument("--guidance", type=float, default=4.0)
     parser.add_argument("--schedulers", nargs="*", default=["ddpm", "euler_a", "euler", "dpm++"])
     parser.add_argument("--guidances", nargs="*", type=float, default=[4.0])
+    parser.add_argument("--set-default", action="store_true", help="save the best scheduler")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     RESULTS.mkdir(parents=True, exist_ok=True)
