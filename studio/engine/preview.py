@@ -35,12 +35,12 @@ class LinearPreview:
 
     def to_rgb(self, latents: torch.Tensor) -> np.ndarray:
         """First latent of a (B, C, h, w) batch as an (h, w, 3) uint8 image."""
-        sample = latents[0].detach().float().cpu()
-        matrix = torch.tensor(self.factors, dtype=torch.float32)
+        sample = latents[0].detach().to("cpu", torch.float32).numpy()
+        matrix = np.asarray(self.factors, np.float32)
         if sample.shape[0] != matrix.shape[0]:
-            return _grey_from_channels(sample)
-        rgb = torch.einsum("chw,cr->hwr", sample, matrix) + torch.tensor(self.bias)
-        return ((rgb.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
+            return _grey_from_channels(torch.from_numpy(sample))
+        rgb = np.tensordot(sample, matrix, axes=([0], [0])) + np.asarray(self.bias, np.float32)
+        return ((np.clip(rgb, -1, 1) + 1) * 127.5 + 0.5).astype(np.uint8)
 
 
 def _grey_from_channels(sample: torch.Tensor) -> np.ndarray:
