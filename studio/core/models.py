@@ -55,8 +55,13 @@ def _candidates(folder: Path) -> Iterable[Path]:
     if (folder / "model_index.json").is_file() or is_checkpoint_file(folder):
         yield folder
     elif folder.is_dir():
-        yield from sorted(p for p in folder.iterdir()
-                          if (p / "model_index.json").is_file() or is_checkpoint_file(p))
+        yield from sorted(p for p in folder.iterdir() if not _is_sidecar(p) and (
+            (p / "model_index.json").is_file() or is_checkpoint_file(p)))
+
+
+def _is_sidecar(folder: Path) -> bool:
+    """`name.config/` beside `name.safetensors` holds that checkpoint's configs, not a model."""
+    return folder.suffix == ".config" and folder.with_suffix(".safetensors").is_file()
 
 
 class ModelRegistry:

@@ -37,23 +37,39 @@ def _tokenizer_dirs(name: str, config: Path, checkpoint: Path) -> list[Path]:
     return [place / n for n in names for place in places]
 
 
+def _has_tokenizer_files(folder: Path) -> bool:
+    return (folder / "tokenizer.json").is_file() or (
+        (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file())
+
+
+def _usable(tokenizer, vocab_size: int | None = None) -> bool:  # noqa: ANN001
+    """transformers 5 returns an empty tokenizer for missing files instead of raising."""
+    size = len(tokenizer)
+    return size > 2 and (vocab_size is None or size == vocab_size) \
+        and 0 < int(tokenizer.model_max_length) <= 100_000
+
+
 def find_tokenizer(name: str, config: Path, checkpoint: Path):  # noqa: ANN201
     """A CLIPTokenizer for component `name`, or None: local folders, then the HF cache."""
     from transformers import CLIPTokenizer
 
     extra = {"pad_token": "!"} if name == "tokenizer_2" else {}
     for folder in _tokenizer_dirs(name, config, checkpoint):
-        if (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file():
-            return CLIPTokenizer.from_pretrained(str(folder), **extra)
+        if _has_tokenizer_files(folder):
+            tokenizer = CLIPTokenizer.from_pretrained(str(folder), **extra)
+            if _usable(tokenizer):
+                return tokenizer
     try:
-        return CLIPTokenizer.from_pretrained(_HUB_TOKENIZER, local_files_only=True, **extra)
+        tokenizer = CLIPTokenizer.from_pretrained(_HUB_TOKENIZER, local_files_only=True, **extra)
     except (OSError, ValueError):
         return None
+    return tokenizer if _usable(tokenizer, CLIP_VOCAB_SIZE) else None
 
 
 def _tokenizer_message(checkpoint: Path, config: Path) -> str:
     return (
-        f"{checkpoint.name} needs the CLIP tokenizer files (vocab.json + merges.txt, "
+        f"{checkpoint.name} needs the CLIP tokenizer files (vocab.json + merges.txt or "
+        f"tokenizer.json, "
         f"{CLIP_VOCAB_SIZE} tokens), which are not shipped and cannot be downloaded offline. "
         f"Copy the `tokenizer` folder of any SD 1.x/2.x/SDXL diffusers model into {CONFIGS_DIR} "
         f"or next to the checkpoint ({checkpoint.parent}), or use the model's diffusers folder."
