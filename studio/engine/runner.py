@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from studio.core.requests import GenerateRequest, JobKind
+from studio.engine.cancel import cancel_points
 from studio.engine.memory import StatusCallback, decode_after_oom, run_with_fallback
 from studio.engine.pipelines import PipelineCache
 from studio.engine.preview import LinearPreview, X0Tap, preview_for_model
@@ -123,8 +124,9 @@ class GenerationRunner:
             control.record.attach(pipe.scheduler, tap, preview)  # type: ignore[attr-defined]
         watcher = _StepWatcher(tap, preview, control, on_preview, self.max_preview_fps)
         kwargs = self._pipe_kwargs(request, init, mask)
+        on_cpu = self.cache.plan.device == "cpu"  # slow steps: cancel inside them too
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), cancel_points(pipe, control.cancel, JobCancelled, on_cpu):
                 image = pipe(**kwargs, callback_on_step_end=watcher).images[0]
         except _StopAndKeep:
             image = self._decode_current(pipe, tap.x0 if tap.x0 is not None else watcher.latents)
