@@ -134,3 +134,13 @@ def test_header_reader_matches_safetensors(checkpoint: Path) -> None:
     with safe_open(str(checkpoint), "pt") as handle:
         assert set(handle.keys()) == set(shapes)
         assert list(handle.get_slice(UNET_IN).get_shape()) == shapes[UNET_IN]
+
+
+def test_native_resolution_of_checkpoints(checkpoint: Path, tmp_path: Path) -> None:
+    from studio.core.models import native_resolution
+
+    assert native_resolution(checkpoint) == 64  # from its tiny.config/ sidecar
+    xl = tmp_path / "xl.safetensors"
+    save_file({UNET_IN: torch.zeros(1, 4, 1, 1), "conditioner.embedders.1.model.x": torch.zeros(1)},
+              str(xl))
+    assert native_resolution(xl) == 1024

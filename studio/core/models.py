@@ -59,6 +59,14 @@ def _candidates(folder: Path) -> Iterable[Path]:
             (p / "model_index.json").is_file() or is_checkpoint_file(p)))
 
 
+def checkpoint_config_folder(path: Path) -> Path:
+    """The config folder a single-file checkpoint loads with: `<stem>.config/` or ours."""
+    sidecar = path.parent / f"{path.stem}.config"
+    if (sidecar / "model_index.json").is_file():
+        return sidecar
+    return RESOURCES_DIR / "configs" / inspect_checkpoint(path).config_name
+
+
 def _is_sidecar(folder: Path) -> bool:
     """`name.config/` beside `name.safetensors` holds that checkpoint's configs, not a model."""
     return folder.suffix == ".config" and folder.with_suffix(".safetensors").is_file()
@@ -141,6 +149,8 @@ def resolve_model(spec: str, registry: ModelRegistry) -> ModelEntry:
 
 def native_resolution(model_path: Path) -> int | None:
     """The image size a model was trained at (UNet sample size x VAE scale), if known."""
+    if is_checkpoint_file(Path(model_path)):  # a single file: its architecture's configs
+        model_path = checkpoint_config_folder(Path(model_path))
     try:
         unet = json.loads((Path(model_path) / "unet" / "config.json").read_text("utf-8"))
         vae = json.loads((Path(model_path) / "vae" / "config.json").read_text("utf-8"))

@@ -12,7 +12,12 @@ import os
 from pathlib import Path
 
 from studio.core.checkpoints import inspect_checkpoint
-from studio.core.models import RESOURCES_DIR, ModelRegistry, read_model_index
+from studio.core.models import (
+    RESOURCES_DIR,
+    ModelRegistry,
+    checkpoint_config_folder,
+    read_model_index,
+)
 
 CONFIGS_DIR = RESOURCES_DIR / "configs"
 CLIP_VOCAB_SIZE = 49408
@@ -21,14 +26,6 @@ _HUB_TOKENIZER = "openai/clip-vit-large-patch14"
 
 class ModelLoadError(RuntimeError):
     """A model folder, file or id is missing, incomplete, corrupt or unsupported."""
-
-
-def config_folder(path: Path, architecture_config: str) -> Path:
-    """`<stem>.config/` next to the checkpoint if present (custom architectures), else ours."""
-    sidecar = path.parent / f"{path.stem}.config"
-    if (sidecar / "model_index.json").is_file():
-        return sidecar
-    return CONFIGS_DIR / architecture_config
 
 
 def _tokenizer_dirs(name: str, config: Path, checkpoint: Path) -> list[Path]:
@@ -83,7 +80,7 @@ def load_single_file(path: Path, dtype):  # noqa: ANN001, ANN201 - torch dtype -
     info = inspect_checkpoint(path)
     if not info.supported:
         raise ModelLoadError(f"Cannot load {path.name}: {info.problem or 'unsupported file'}")
-    config = config_folder(path, info.config_name)
+    config = checkpoint_config_folder(path)
     index = read_model_index(config) or {}
     components: dict[str, object] = {}
     for name, spec in index.items():
