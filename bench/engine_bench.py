@@ -56,14 +56,18 @@ def preview_and_direct(runner: GenerationRunner, request: GenerateRequest, repea
         pipe.scheduler = make_scheduler(request.scheduler, pipe.scheduler.config)
         pipe(**runner._pipe_kwargs(request))
 
-    sink = []
-    for _ in range(repeats):
-        times["previews"].append(timed(lambda: runner.run_one(
-            request, JobControl(), lambda s, t, im: sink.append(im))))
-        times["previews_15fps"].append(timed(lambda: capped.run_one(
-            request, JobControl(), lambda s, t, im: sink.append(im))))
-        times["no_previews"].append(timed(lambda: runner.run_one(request, JobControl(), None)))
-        times["direct"].append(timed(direct))
+    sink: list = []
+    runs = {
+        "previews": lambda: runner.run_one(request, JobControl(), lambda s, t, im: sink.append(im)),
+        "previews_15fps": lambda: capped.run_one(request, JobControl(),
+                                                 lambda s, t, im: sink.append(im)),
+        "no_previews": lambda: runner.run_one(request, JobControl(), None),
+        "direct": direct,
+    }
+    names = list(runs)
+    for repeat in range(repeats):  # rotate the order so drift and warm caches even out
+        for name in names[repeat % 4:] + names[:repeat % 4]:
+            times[name].append(timed(runs[name]))
     med = {k: statistics.median(v) for k, v in times.items()}
     return {
         "median_s": med,
