@@ -131,3 +131,20 @@ def test_hub_id_offline_gives_a_clear_message(monkeypatch, tmp_path) -> None:
     message = str(info.value)
     assert "'nobody/not-a-real-model' is not in the local Hugging Face cache" in message
     assert "emoji-sd" in message and "huggingface-cli download" in message
+
+
+def test_hub_id_loads_from_the_local_cache(monkeypatch, tmp_path, tiny_model_dir) -> None:
+    import shutil
+
+    import huggingface_hub.constants
+
+    cache = tmp_path / "hub"
+    repo = cache / "models--studio-test--tiny-sd"
+    shutil.copytree(tiny_model_dir, repo / "snapshots" / "0123abcd")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abcd")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    entry = resolve_model("studio-test/tiny-sd", ModelRegistry())
+    pipe = PipelineCache(plan_device("cpu")).get(entry.path, JobKind.TXT2IMG)
+    assert type(pipe).__name__ == "StableDiffusionPipeline"

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 def _blocks(pipe) -> list:  # noqa: ANN001 - a diffusers pipeline
     found: list = []
     unet = getattr(pipe, "unet", None)
-    if unet is not None:
+    if unet is not None and not hasattr(unet, "_orig_mod"):  # hooks would recompile a compiled UNet
         found += [*getattr(unet, "down_blocks", []), getattr(unet, "mid_block", None),
                   *getattr(unet, "up_blocks", [])]
     vae = getattr(pipe, "vae", None)

@@ -100,12 +100,18 @@ def load_single_file(path: Path, dtype):  # noqa: ANN001, ANN201 - torch dtype -
         ) from exc
 
 
-def load_hub_id(model_id: str, auto_class, kwargs: dict):  # noqa: ANN001, ANN201
-    """A Hugging Face id from the local cache only; a clear message when it is not there."""
+def hub_snapshot(model_id: str) -> Path:
+    """The local Hugging Face cache folder of `model_id`; a clear message when not cached."""
+    from huggingface_hub import snapshot_download
+
     try:
-        return auto_class.from_pretrained(model_id, **{**kwargs, "local_files_only": True})
-    except Exception as exc:  # not cached (OSError, LocalEntryNotFoundError, ValueError)
+        folder = Path(snapshot_download(model_id, local_files_only=True))
+    except Exception as exc:  # not cached (LocalEntryNotFoundError, OSError, ValueError)
         raise ModelLoadError(_offline_message(model_id)) from exc
+    if read_model_index(folder) is None:
+        raise ModelLoadError(f"{model_id} in the local Hugging Face cache is not a diffusers "
+                             "pipeline (no model_index.json)")
+    return folder
 
 
 def _offline_message(model_id: str) -> str:

@@ -13,7 +13,7 @@ from studio.core.checkpoints import is_checkpoint_file, looks_like_hub_id
 from studio.core.models import read_model_index
 from studio.core.requests import JobKind
 from studio.engine.device import DevicePlan
-from studio.engine.loading import ModelLoadError, load_hub_id, load_single_file
+from studio.engine.loading import ModelLoadError, hub_snapshot, load_single_file
 from studio.engine.memory import MemoryOptions, apply_options, enable_low_memory
 
 log = logging.getLogger(__name__)
@@ -77,8 +77,7 @@ class PipelineCache:
         if is_checkpoint_file(model_path):
             pipe = load_single_file(model_path, self.plan.dtype)
         elif not model_path.exists() and looks_like_hub_id(str(model_path)):
-            pipe = load_hub_id(str(model_path), _auto_class(JobKind.TXT2IMG),
-                               {"dtype": self.plan.dtype})
+            pipe = self._load_folder(hub_snapshot(str(model_path)))
         else:
             pipe = self._load_folder(model_path)
         pipe.to(self.plan.device)
