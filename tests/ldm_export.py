@@ -81,15 +81,37 @@ def vae_key(key: str, num_blocks: int) -> str:
     return key
 
 
-def export_ldm_checkpoint(pipe, path: Path) -> Path:  # noqa: ANN001 - a StableDiffusionPipeline
-    """Save `pipe`'s UNet, VAE and text encoder in one LDM-layout safetensors file."""
-    from safetensors.torch import save_file
+_OPEN_CLIP = (("layer_norm1", "ln_1"), ("layer_norm2", "ln_2"), ("mlp.fc1", "mlp.c_fc"),
+              ("mlp.fc2", "mlp.c_proj"), ("self_attn.out_proj", "attn.out_proj"))
 
+
+def open_clip_state(text_encoder) -> dict[str, torch.Tensor]:  # noqa: ANN001
+    """A CLIPTextModelWithProjection in OpenCLIP's layout (fused qkv, transposed projection)."""
+    state = {k.removeprefix("text_model."): v for k, v in text_encoder.state_dict().items()}
+    out = {"token_embedding.weight": state.pop("embeddings.token_embedding.weight"),
+           "positional_embedding": state.pop("embeddings.position_embedding.weight"),
+           "text_projection": state.pop("text_projection.weight").T,
+           "ln_final.weight": state.pop("final_layer_norm.weight"),
+           "ln_final.bias": state.pop("final_layer_norm.bias")}
+    for i in range(text_encoder.config.num_hidden_layers):
+        head, block = f"encoder.layers.{i}.", f"transformer.resblocks.{i}."
+        for kind in ("weight", "bias"):
+            qkv = [state.pop(f"{head}self_attn.{p}_proj.{kind}") for p in "qkv"]
+            out[f"{block}attn.in_proj_{kind}"] = torch.cat(qkv)
+        for key in [k for k in state if k.startswith(head)]:
+            out[block + _rename(key[len(head):], _OPEN_CLIP)] = state.pop(key)
+    return out
+
+
+def _unet_and_vae(pipe) -> dict[str, torch.Tensor]:  # noqa: ANN001
     out: dict[str, torch.Tensor] = {}
     layers = pipe.unet.config.layers_per_block
     attn_up = {i for i, b in enumerate(pipe.unet.up_blocks) if getattr(b, "attentions", None)}
     for key, value in pipe.unet.state_dict().items():
-        name = _unet_upsampler(key, layers, attn_up) or unet_key(key, layers)
+        if key.startswith("add_embedding.linear_"):  # SDXL's pooled text + size embedding
+            name = f"label_emb.0.{0 if key[21] == '1' else 2}{key[22:]}"
+        else:
+            name = _unet_upsampler(key, layers, attn_up) or unet_key(key, layers)
         out[f"model.diffusion_model.{name}"] = value
     blocks = len(pipe.vae.config.block_out_channels)
     for key, value in pipe.vae.state_dict().items():
@@ -97,9 +119,22 @@ def export_ldm_checkpoint(pipe, path: Path) -> Path:  # noqa: ANN001 - a StableD
         if ".attn_1." in name and name.endswith(".weight") and value.ndim == 2:
             value = value[:, :, None, None]  # LDM stores attention projections as 1x1 convs
         out[f"first_stage_model.{name}"] = value
+    return out
+
+
+def export_ldm_checkpoint(pipe, path: Path) -> Path:  # noqa: ANN001 - an SD 1.x or SDXL pipeline
+    """Save `pipe`'s UNet, VAE and text encoder(s) in one LDM-layout safetensors file."""
+    from safetensors.torch import save_file
+
+    out = _unet_and_vae(pipe)
+    text_prefix = "cond_stage_model.transformer."
+    if getattr(pipe, "text_encoder_2", None) is not None:
+        text_prefix = "conditioner.embedders.0.transformer."
+        for key, value in open_clip_state(pipe.text_encoder_2).items():
+            out[f"conditioner.embedders.1.model.{key}"] = value
     for key, value in pipe.text_encoder.state_dict().items():
         # original checkpoints nest CLIP under `text_model.` (transformers >= 5.6 flattens it)
         key = key if key.startswith("text_model.") else f"text_model.{key}"
-        out[f"cond_stage_model.transformer.{key}"] = value
+        out[f"{text_prefix}{key}"] = value
     save_file({k: v.contiguous() for k, v in out.items()}, str(path))
     return path

@@ -144,3 +144,29 @@ def test_native_resolution_of_checkpoints(checkpoint: Path, tmp_path: Path) -> N
     save_file({UNET_IN: torch.zeros(1, 4, 1, 1), "conditioner.embedders.1.model.x": torch.zeros(1)},
               str(xl))
     assert native_resolution(xl) == 1024
+
+
+def test_sdxl_single_file_round_trip_and_generation(tmp_path: Path) -> None:
+    """Two text encoders (CLIP-L layout + OpenCLIP layout) and the pooled/size embedding."""
+    from diffusers import StableDiffusionXLPipeline
+
+    from tests.tiny_arch import build_tiny_sdxl
+
+    folder = build_tiny_sdxl(tmp_path)
+    original = StableDiffusionXLPipeline.from_pretrained(folder)
+    path = export_ldm_checkpoint(original, tmp_path / "xl.safetensors")
+    shutil.copytree(folder, tmp_path / "xl.config", ignore=shutil.ignore_patterns("*.safetensors"))
+    assert inspect_checkpoint(path).architecture == "sdxl"
+    loaded = load_single_file(path, torch.float32)
+    assert type(loaded).__name__ == "StableDiffusionXLPipeline"
+    for name in ("unet", "vae", "text_encoder", "text_encoder_2"):
+        want, got = getattr(original, name).state_dict(), getattr(loaded, name).state_dict()
+        assert want.keys() == got.keys(), name
+        assert all(torch.equal(v, got[k].reshape(v.shape)) for k, v in want.items()), name
+    runner = GenerationRunner(PipelineCache(plan_device("cpu")), max_preview_fps=0)
+    images = []
+    for model in (folder, path):
+        request = GenerateRequest(model_path=str(model), prompt="apple", steps=2, seed=5,
+                                  width=64, height=64, scheduler="DPM++ 2M Karras")
+        images.append(np.asarray(runner.run_one(request, JobControl()).image, dtype=int))
+    assert np.abs(images[0] - images[1]).max() <= 1

@@ -75,7 +75,7 @@ def build_tiny_sdxl(folder: Path, seed: int = 0) -> Path:
     unet = UNet2DConditionModel(
         block_out_channels=(8, 16), layers_per_block=1, sample_size=8, in_channels=4,
         out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32,
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=16 + 24,
         norm_num_groups=4, attention_head_dim=4, use_linear_projection=True,
         addition_embed_type="text_time", addition_time_embed_dim=4,
         projection_class_embeddings_input_dim=6 * 4 + 16, transformer_layers_per_block=1,
@@ -91,7 +91,9 @@ def build_tiny_sdxl(folder: Path, seed: int = 0) -> Path:
                   num_attention_heads=2, num_hidden_layers=2, vocab_size=len(tokenizer),
                   max_position_embeddings=32)
     text_encoder = CLIPTextModel(CLIPTextConfig(**common))
-    text_encoder_2 = CLIPTextModelWithProjection(CLIPTextConfig(**common, projection_dim=16))
+    # the second encoder is wider, as in SDXL (768 vs 1280): single-file loading tells them apart
+    text_encoder_2 = CLIPTextModelWithProjection(CLIPTextConfig(
+        **{**common, "hidden_size": 24, "intermediate_size": 48}, projection_dim=16))
     scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012,
                                        beta_schedule="scaled_linear", steps_offset=1)
     pipe = StableDiffusionXLPipeline(

@@ -50,10 +50,13 @@ def find_tokenizer(name: str, config: Path, checkpoint: Path):  # noqa: ANN201
     """A CLIPTokenizer for component `name`, or None: local folders, then the HF cache."""
     from transformers import CLIPTokenizer
 
+    # SDXL's second tokenizer is CLIP's vocabulary padded with "!"; a real `tokenizer_2`
+    # folder brings its own settings, a borrowed `tokenizer` folder gets the padding
     extra = {"pad_token": "!"} if name == "tokenizer_2" else {}
     for folder in _tokenizer_dirs(name, config, checkpoint):
         if _has_tokenizer_files(folder):
-            tokenizer = CLIPTokenizer.from_pretrained(str(folder), **extra)
+            own = folder.name == name
+            tokenizer = CLIPTokenizer.from_pretrained(str(folder), **({} if own else extra))
             if _usable(tokenizer):
                 return tokenizer
     try:
