@@ -170,3 +170,28 @@ def test_sdxl_single_file_round_trip_and_generation(tmp_path: Path) -> None:
                                   width=64, height=64, scheduler="DPM++ 2M Karras")
         images.append(np.asarray(runner.run_one(request, JobControl()).image, dtype=int))
     assert np.abs(images[0] - images[1]).max() <= 1
+
+
+def test_cli_generates_from_a_checkpoint_and_explains_hub_ids(checkpoint: Path,
+                                                               tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=str(root), HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path))
+
+    def studio(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "studio", "generate", "--prompt", "apple",
+                               "--steps", "2", *args], capture_output=True, text=True,
+                              timeout=300, env=env, cwd=root)
+
+    done = studio("--model", str(checkpoint), "--scheduler", "LCM",
+                  "--output", str(tmp_path / "a.png"))
+    assert done.returncode == 0, done.stderr
+    assert Image.open(tmp_path / "a.png").size == (64, 64)  # native size from its configs
+    missing = studio("--model", "nobody/not-cached", "--output", str(tmp_path / "b.png"))
+    assert missing.returncode != 0 and "not in the local Hugging Face cache" in missing.stderr
+    assert not (tmp_path / "b.png").exists()
