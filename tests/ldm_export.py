@@ -86,13 +86,14 @@ _OPEN_CLIP = (("layer_norm1", "ln_1"), ("layer_norm2", "ln_2"), ("mlp.fc1", "mlp
 
 
 def open_clip_state(text_encoder) -> dict[str, torch.Tensor]:  # noqa: ANN001
-    """A CLIPTextModelWithProjection in OpenCLIP's layout (fused qkv, transposed projection)."""
+    """A CLIP text model in OpenCLIP's layout (fused qkv, transposed projection if any)."""
     state = {k.removeprefix("text_model."): v for k, v in text_encoder.state_dict().items()}
     out = {"token_embedding.weight": state.pop("embeddings.token_embedding.weight"),
            "positional_embedding": state.pop("embeddings.position_embedding.weight"),
-           "text_projection": state.pop("text_projection.weight").T,
            "ln_final.weight": state.pop("final_layer_norm.weight"),
            "ln_final.bias": state.pop("final_layer_norm.bias")}
+    if "text_projection.weight" in state:  # SDXL's second encoder; SD 2.x has none in diffusers
+        out["text_projection"] = state.pop("text_projection.weight").T
     for i in range(text_encoder.config.num_hidden_layers):
         head, block = f"encoder.layers.{i}.", f"transformer.resblocks.{i}."
         for kind in ("weight", "bias"):
@@ -122,12 +123,18 @@ def _unet_and_vae(pipe) -> dict[str, torch.Tensor]:  # noqa: ANN001
     return out
 
 
-def export_ldm_checkpoint(pipe, path: Path) -> Path:  # noqa: ANN001 - an SD 1.x or SDXL pipeline
+def export_ldm_checkpoint(pipe, path: Path,  # noqa: ANN001 - an SD 1.x/2.x or SDXL pipeline
+                          open_clip: bool = False) -> Path:
     """Save `pipe`'s UNet, VAE and text encoder(s) in one LDM-layout safetensors file."""
     from safetensors.torch import save_file
 
     out = _unet_and_vae(pipe)
     text_prefix = "cond_stage_model.transformer."
+    if open_clip:  # SD 2.x: the only text encoder is OpenCLIP
+        for key, value in open_clip_state(pipe.text_encoder).items():
+            out[f"cond_stage_model.model.{key}"] = value
+        save_file({k: v.contiguous() for k, v in out.items()}, str(path))
+        return path
     if getattr(pipe, "text_encoder_2", None) is not None:
         text_prefix = "conditioner.embedders.0.transformer."
         for key, value in open_clip_state(pipe.text_encoder_2).items():

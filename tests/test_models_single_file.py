@@ -195,3 +195,21 @@ def test_cli_generates_from_a_checkpoint_and_explains_hub_ids(checkpoint: Path,
     missing = studio("--model", "nobody/not-cached", "--output", str(tmp_path / "b.png"))
     assert missing.returncode != 0 and "not in the local Hugging Face cache" in missing.stderr
     assert not (tmp_path / "b.png").exists()
+
+
+def test_sd2_single_file_is_detected_and_keeps_v_prediction(tiny_model_dir: Path,
+                                                            tmp_path: Path) -> None:
+    from diffusers import StableDiffusionPipeline
+
+    from tests.tiny_arch import build_tiny_sd2v
+
+    folder = build_tiny_sd2v(tmp_path, tiny_model_dir)
+    original = StableDiffusionPipeline.from_pretrained(folder)
+    path = export_ldm_checkpoint(original, tmp_path / "v.safetensors", open_clip=True)
+    shutil.copytree(folder, tmp_path / "v.config", ignore=shutil.ignore_patterns("*.safetensors"))
+    assert inspect_checkpoint(path).architecture == "sd2"
+    loaded = load_single_file(path, torch.float32)
+    assert loaded.scheduler.config.prediction_type == "v_prediction"
+    want, got = original.text_encoder.state_dict(), loaded.text_encoder.state_dict()
+    assert want.keys() == got.keys()
+    assert all(torch.equal(v, got[k]) for k, v in want.items())
