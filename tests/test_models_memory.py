@@ -111,6 +111,17 @@ def test_options_on_cpu_skip_offload_with_a_reason(tiny_model_dir) -> None:
     assert "channels-last UNet" not in notes  # CUDA only
 
 
+def test_skipped_option_is_reported_once(tiny_model_dir) -> None:
+    from studio.engine.runner import GenerationRunner, JobControl
+
+    cache = PipelineCache(plan_device("cpu"), MemoryOptions(cpu_offload=True))
+    runner = GenerationRunner(cache, max_preview_fps=0)
+    status: list[str] = []
+    for _ in range(2):
+        runner.run_one(_request(tiny_model_dir), JobControl(), on_status=status.append)
+    assert len(status) == 1 and status[0].startswith("CPU offload skipped: it needs a CUDA GPU")
+
+
 def test_options_read_from_the_environment(monkeypatch) -> None:
     monkeypatch.setenv("STUDIO_VAE_TILING", "1")
     monkeypatch.setenv("STUDIO_COMPILE", "yes")

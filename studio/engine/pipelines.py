@@ -61,6 +61,12 @@ class PipelineCache:
                 enable_low_memory(self._pipes[kind], self.plan)
         return self._pipes[kind]
 
+    def take_warnings(self) -> list[str]:
+        """Option notes the user should see once (a requested option that was skipped)."""
+        warnings = [n for n in self.notes if "skipped" in n]
+        self.notes = [n for n in self.notes if "skipped" not in n]
+        return warnings
+
     def mark_low_memory(self) -> None:
         """After an out-of-memory fallback: pipelines derived later start in low-memory mode."""
         self.low_memory = True

@@ -105,6 +105,9 @@ class GenerationRunner:
         from pathlib import Path
 
         pipe = self.cache.get(Path(request.model_path), request.kind)
+        for warning in self.cache.take_warnings():  # e.g. "CPU offload skipped: …"
+            if on_status is not None:
+                on_status(warning)
 
         def attempt() -> RunOutput:
             return self._attempt(pipe, request, control, on_preview, init, mask, on_status)
