@@ -63,6 +63,10 @@ def test_unsupported_files_say_why(tmp_path: Path) -> None:
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"not a safetensors file at all")
     assert "unreadable" in (inspect_checkpoint(junk).problem or "")
+    pickle = tmp_path / "old.ckpt"
+    pickle.write_bytes(b"PK")
+    with pytest.raises(ValueError, match="pickle checkpoints"):
+        resolve_model(str(pickle), ModelRegistry(tmp_path / "none", [tmp_path]))
     with pytest.raises(ValueError, match="Flux"):
         resolve_model(str(flux), ModelRegistry(tmp_path / "none", [tmp_path]))
     with pytest.raises(ModelLoadError, match="Flux"):

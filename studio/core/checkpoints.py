@@ -98,6 +98,10 @@ def _foreign(keys) -> str:  # noqa: ANN001 - a dict keys view
 
 def inspect_checkpoint(path: Path) -> CheckpointInfo:
     """Never raises: unreadable files come back with a problem."""
+    if Path(path).suffix.lower() in (".ckpt", ".pt", ".pth", ".bin"):
+        return CheckpointInfo(Path(path), None, (
+            "pickle checkpoints (.ckpt/.pt/.bin) can run code when loaded and are not opened; "
+            "use the model's .safetensors file"))
     try:
         shapes = read_header(path)
     except (OSError, ValueError, UnicodeDecodeError, struct.error) as exc:
