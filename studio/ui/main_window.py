@@ -258,7 +258,8 @@ class MainWindow(QMainWindow):
             target = QSize(getattr(request, "width", 0), getattr(request, "height", 0))
             self.canvas.show_preview(qimage_from_array(image), target)
         self.progress.setValue(round(self.tracker.fraction * 100))
-        self.progress_label.setText(self.tracker.describe())
+        final = step >= total and isinstance(request, GenerateRequest)
+        self.progress_label.setText(self.tracker.describe() + (" · decoding…" if final else ""))
 
     def _on_result(self, result: ImageResult) -> None:
         image = qimage_from_pil(result.image)
