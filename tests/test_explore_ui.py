@@ -63,3 +63,18 @@ def test_record_scrub_export_and_training_step(qtbot, studio_window, tmp_path): 
     result = window.explore.noise_result
     assert result.timestep == 400 and "MSE" in panel.train_label.text()
     assert panel.train_tiles[1].array is not None
+
+
+def test_latent_forward_view_decodes_the_noised_latent(qtbot, studio_window):  # noqa: F811
+    window = studio_window
+    panel = window.explore.panel
+    _show_image(window)
+    window.tabs.setCurrentWidget(panel)
+    panel.t_slider.setValue(999)
+    signals = window.property("engine_signals")
+    with qtbot.waitSignal(signals.finished, timeout=60_000):
+        qtbot.mouseClick(panel.latent_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.forward_latent.array is not None, timeout=10_000)
+    assert panel.forward_latent.array.shape == (64, 64, 3)
+    assert "t=999" in panel.forward_latent.caption.text()
+    assert window.explore.noise_result is None  # the training-step box is untouched

@@ -38,6 +38,7 @@ class ExploreController(QObject):
         self.frames: tuple[StepFrame, ...] = ()
         self.noise_result: NoiseStepResult | None = None
         self.jobs: dict[int, object] = {}
+        self.latent_jobs: set[int] = set()
         window.tabs.addTab(self.panel, "Explore")
         self.panel.source_wanted.connect(self.take_canvas_image)
         self.panel.forward_changed.connect(self.update_forward)
@@ -45,6 +46,7 @@ class ExploreController(QObject):
         self.panel.frame_changed.connect(self.show_frame)
         self.panel.export_requested.connect(self._ask_export)
         self.panel.noise_step_requested.connect(self.noise_step)
+        self.panel.latent_forward_requested.connect(self.latent_forward)
         window.model_picker.currentIndexChanged.connect(self.load_schedule)
         window.tabs.currentChanged.connect(self._on_tab)
         signals = window.signals
@@ -137,6 +139,22 @@ class ExploreController(QObject):
 
     # ----- one training step ----------------------------------------------------------------
     def noise_step(self) -> int | None:
+        """One visible training step at the Training box's t."""
+        request = self._noise_request(self.panel.train_t.value())
+        return None if request is None else self._submit(request, "Predicting the noise…")
+
+    def latent_forward(self) -> int | None:
+        """x_t at the forward slider's t in the model's latent space, decoded by its VAE."""
+        request = self._noise_request(self.panel.t_slider.value())
+        if request is None:
+            return None
+        job = self.window.submit_job(request)
+        self.jobs[job] = request
+        self.latent_jobs.add(job)
+        self.panel.forward_latent.caption.setText("x_t (latent): working…")
+        return job
+
+    def _noise_request(self, timestep: int) -> NoiseStepRequest | None:
         entry = self.window.selected_model()
         if entry is None or self.source is None:
             self.take_canvas_image()
@@ -146,9 +164,8 @@ class ExploreController(QObject):
         buffer = io.BytesIO()
         Image.fromarray(self.source).save(buffer, "PNG")
         size = native_resolution(entry.path) or 512
-        request = NoiseStepRequest(str(entry.path), buffer.getvalue(), self.panel.train_t.value(),
-                                   self.panel.noise_seed.value(), size=size)
-        return self._submit(request, "Predicting the noise…")
+        return NoiseStepRequest(str(entry.path), buffer.getvalue(), timestep,
+                                self.panel.noise_seed.value(), size=size)
 
     # ----- engine events ----------------------------------------------------------------------
     def _on_data(self, job: int, payload: object) -> None:
@@ -158,12 +175,20 @@ class ExploreController(QObject):
             self.frames = payload.frames
             self.panel.show_frames(len(self.frames))
             self.show_frame(len(self.frames) - 1)
+        elif isinstance(payload, NoiseStepResult) and job in self.latent_jobs:
+            self.panel.forward_latent.set_array(payload.noisy)
+            self.panel.forward_latent.caption.setText(f"x_t (latent, t={payload.timestep})")
         elif isinstance(payload, NoiseStepResult):
             self.noise_result = payload
             self.panel.show_noise_step(payload)
 
     def _end(self, job: int, message: str | None) -> None:
         request = self.jobs.pop(job, None)
+        if job in self.latent_jobs:
+            self.latent_jobs.discard(job)
+            if message is not None:
+                self.panel.forward_latent.caption.setText(f"x_t (latent): {message}")
+            return
         if request is None or message is None:
             return
         label = (self.panel.step_label if isinstance(request, RecordStepsRequest)

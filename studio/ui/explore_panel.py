@@ -80,6 +80,7 @@ class ExplorePanel(QScrollArea):
     record_requested = Signal()
     export_requested = Signal(str)  # "png" or "gif"
     noise_step_requested = Signal()
+    latent_forward_requested = Signal()
     frame_changed = Signal(int)
 
     def __init__(self) -> None:
@@ -108,15 +109,21 @@ class ExplorePanel(QScrollArea):
         self.noise_seed.setRange(0, 2**31 - 1)
         self.forward_label = QLabel()
         self.forward_label.setWordWrap(True)
-        self.forward_source = ImageTile("x0")
-        self.forward_noisy = ImageTile("x_t")
+        self.forward_source = ImageTile("x0", 118)
+        self.forward_noisy = ImageTile("x_t (pixels)", 118)
+        self.forward_latent = ImageTile("x_t (latent)", 118)
+        self.latent_button = QPushButton("Latent x_t")
+        self.latent_button.setToolTip("Noise the image's VAE latent to t (in the engine) and "
+                                      "decode it: what a latent model actually sees")
         self.plot = LinePlot("timestep t", "ᾱ_t", "log SNR")
         layout.addLayout(_row(QLabel("t"), self.t_slider, QLabel("ε seed"), self.noise_seed))
         layout.addWidget(self.forward_label)
-        layout.addLayout(_row(self.forward_source, self.forward_noisy))
+        layout.addLayout(_row(self.forward_source, self.forward_noisy, self.forward_latent))
+        layout.addLayout(_row(self.latent_button))
         layout.addWidget(self.plot)
         self.t_slider.valueChanged.connect(self.forward_changed)
         self.noise_seed.valueChanged.connect(self.forward_changed)
+        self.latent_button.clicked.connect(self.latent_forward_requested)
         return box
 
     def _reverse_box(self) -> QGroupBox:
