@@ -78,3 +78,20 @@ def test_latent_forward_view_decodes_the_noised_latent(qtbot, studio_window):  #
     assert panel.forward_latent.array.shape == (64, 64, 3)
     assert "t=999" in panel.forward_latent.caption.text()
     assert window.explore.noise_result is None  # the training-step box is untouched
+
+
+def test_plot_ticks_and_drawing(qtbot):
+    from studio.ui.plot import LinePlot, Series, nice_ticks
+
+    assert nice_ticks(0, 999) == [0, 250, 500, 750]
+    assert nice_ticks(-5.0, 5.0) == [-5, -2.5, 0, 2.5, 5]
+    plot = LinePlot("timestep t", "ᾱ_t", "log SNR")
+    qtbot.addWidget(plot)
+    plot.resize(320, 180)
+    empty = plot.grab().toImage()
+    xs = np.arange(100)
+    plot.set_series([Series("a", xs, xs / 100.0, "#5b8def"),
+                     Series("b", xs, -xs / 10.0, "#e0707a", right_axis=True)])
+    plot.set_marker(40, "t = 40")
+    drawn = plot.grab().toImage()
+    assert drawn != empty and plot.marker == 40

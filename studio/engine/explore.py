@@ -36,6 +36,9 @@ class StepRecorder:
         self.keep_latents = False
 
     def attach(self, scheduler, tap: X0Tap, preview: LinearPreview) -> None:  # noqa: ANN001
+        """Record this scheduler's steps from now on (a retried run starts over)."""
+        self.frames.clear()
+        self.x0_latents.clear()
         inner = scheduler.step
 
         @functools.wraps(inner)
