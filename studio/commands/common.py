@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from studio.core.models import ModelEntry, ModelRegistry, model_defaults, native_resolution
+from studio.core.prompts import expand_prompt, load_expansions
 from studio.core.requests import GenerateRequest, JobKind
 from studio.engine.device import configure_process_env
 
@@ -33,7 +34,8 @@ def make_request(args: argparse.Namespace, entry: ModelEntry, kind: JobKind = Jo
     defaults = model_defaults(entry.path)
     native = native_resolution(entry.path) or 512
     return GenerateRequest(
-        model_path=str(entry.path), model_name=entry.name, prompt=args.prompt,
+        model_path=str(entry.path), model_name=entry.name,
+        prompt=expand_prompt(args.prompt, load_expansions(entry.path)),
         negative_prompt=args.negative,
         steps=args.steps or int(defaults.get("steps", 25)),
         guidance=args.guidance if args.guidance is not None

@@ -12,6 +12,7 @@ from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QFileDialog
 
 from studio.core.inpaint import normalize_image
+from studio.core.prompts import expand_prompt, load_expansions
 from studio.core.records import ImageResult
 from studio.core.requests import GenerateRequest, JobKind
 from studio.ui.edit_panel import EditPanel
@@ -155,7 +156,8 @@ class EditController(QObject):
         if kind is JobKind.INPAINT and self.canvas.mask is not None:
             mask = png_bytes(Image.fromarray(self.canvas.mask.to_numpy()))
         return replace(
-            base, kind=kind, prompt=p.prompt.toPlainText().strip(),
+            base, kind=kind,
+            prompt=expand_prompt(p.prompt.toPlainText().strip(), load_expansions(entry.path)),
             negative_prompt=p.negative.toPlainText().strip(), strength=p.strength.value(),
             init_image=png_bytes(self.source), mask_image=mask,
             width=self.source.width, height=self.source.height,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.prompts import expand_prompt, load_expansions
 from studio.core.requests import SCHEDULER_NAMES, GenerateRequest
 
 RANDOM_SEED = -1
@@ -185,8 +187,9 @@ class PromptPanel(QWidget):
         v = self.values()
         seed = random.randrange(_MAX_SEED) if v.seed == RANDOM_SEED else v.seed
         self.last_seed = seed
+        prompt = expand_prompt(v.prompt, load_expansions(Path(model_path)))
         return GenerateRequest(
-            model_path=model_path, model_name=model_name, prompt=v.prompt,
+            model_path=model_path, model_name=model_name, prompt=prompt,
             negative_prompt=v.negative_prompt, steps=v.steps, guidance=v.guidance, seed=seed,
             width=v.width, height=v.height, scheduler=v.scheduler, batch_count=v.batch_count,
         )

@@ -1,0 +1,38 @@
+"""Model-specific prompt expansion: a short name becomes the caption format a model knows.
+
+A model folder may ship `prompts.json` = {"expansions": {"red apple": "red apple, food & drink,
+food fruit", ...}}. Our emoji model was trained on "<name>, <group>, <subgroup>" captions, so a
+bare "red apple" is expanded to the full caption; any other prompt is left as typed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+PROMPTS_FILE = "prompts.json"
+
+
+def load_expansions(model_path: Path) -> dict[str, str]:
+    try:
+        data = json.loads((Path(model_path) / PROMPTS_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    expansions = data.get("expansions", {}) if isinstance(data, dict) else {}
+    return {str(k): str(v) for k, v in expansions.items()} if isinstance(expansions, dict) else {}
+
+
+def expand_prompt(prompt: str, expansions: dict[str, str]) -> str:
+    """The model's full caption when `prompt` is exactly one of its short names, else `prompt`."""
+    key = " ".join(prompt.lower().split())
+    return expansions.get(key, prompt)
+
+
+def build_expansions(captions: list[str]) -> dict[str, str]:
+    """Map each caption's first field (the name) to the whole caption; the first one wins."""
+    table: dict[str, str] = {}
+    for caption in captions:
+        name = caption.split(",")[0].strip().lower()
+        if name and name not in table:
+            table[name] = caption.strip()
+    return table
