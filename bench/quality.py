@@ -179,7 +179,12 @@ def set_default_scheduler(name: str) -> None:
     from studio.training.diffusion import make_scheduler
     from studio.training.export import write_reference_sample
 
-    make_scheduler(name).save_pretrained(MODEL / "scheduler")
+    scheduler = make_scheduler(name)
+    scheduler.save_pretrained(MODEL / "scheduler")
+    index_path = MODEL / "model_index.json"
+    index = json.loads(index_path.read_text())
+    index["scheduler"] = ["diffusers", type(scheduler).__name__]
+    index_path.write_text(json.dumps(index, indent=2) + "\n")
     write_reference_sample(MODEL)
 
 
@@ -276,7 +281,8 @@ def run_speed(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("what", choices=["all", "t2i", "schedulers", "sr", "speed"])
+    parser.add_argument("what", choices=["all", "t2i", "schedulers", "sr", "speed", "set-default"])
+    parser.add_argument("--scheduler", default="ddpm", help="for set-default")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--captions", type=int, default=200)
     parser.add_argument("--subset", type=int, default=72)
@@ -289,6 +295,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     RESULTS.mkdir(parents=True, exist_ok=True)
     jobs = {"schedulers": run_schedulers, "t2i": run_t2i, "sr": run_sr, "speed": run_speed}
+    if args.what == "set-default":
+        set_default_scheduler(args.scheduler)
     for name, job in jobs.items():
         if args.what in (name, "all"):
             job(args)
