@@ -229,3 +229,23 @@ def test_switching_job_kinds_reuses_loaded_weights(engine, tiny_model_dir):
     txt = cache.get(tiny_model_dir, JobKind.TXT2IMG)
     inpaint = cache.get(tiny_model_dir, JobKind.INPAINT)
     assert inpaint.unet is txt.unet and inpaint.vae is txt.vae
+
+
+def test_cpu_threads_follow_model_size(tiny_model_dir, monkeypatch):
+    import torch
+
+    from studio.engine.device import DevicePlan
+    from studio.engine.pipelines import threads_for_model
+
+    monkeypatch.delenv("STUDIO_TORCH_THREADS", raising=False)
+    before = torch.get_num_threads()
+    cache = PipelineCache(DevicePlan("cpu", "float32", 2))
+    try:
+        pipe = cache.get(tiny_model_dir, JobKind.TXT2IMG)
+        assert torch.get_num_threads() == 1  # a tiny UNet: thread sync would dominate
+        monkeypatch.setattr("studio.engine.pipelines.SMALL_MODEL_PARAMS", 0)
+        assert threads_for_model(pipe, DevicePlan("cpu", "float32", 2)) == 2
+        monkeypatch.setenv("STUDIO_TORCH_THREADS", "2")
+        assert threads_for_model(pipe, DevicePlan("cpu", "float32", 3)) == 3
+    finally:
+        torch.set_num_threads(before)

@@ -89,6 +89,7 @@ class PipelineCache:
         pipe.to(self.plan.device)
         pipe.set_progress_bar_config(disable=True)
         self.notes = apply_options(pipe, self.plan, self.options)
+        threads_for_model(pipe, self.plan)
         self.load_count += 1
         log.info("loaded %s (%s) on %s", model_path, type(pipe).__name__, self.plan.device)
         return pipe
@@ -107,6 +108,30 @@ class PipelineCache:
             return _auto_class(JobKind.TXT2IMG).from_pretrained(str(model_path), **kwargs)
         except Exception as exc:  # diffusers raises many types for broken folders
             raise ModelLoadError(f"Could not load model {model_path.name}: {exc}") from exc
+
+
+SMALL_MODEL_PARAMS = 50_000_000
+
+
+def threads_for_model(pipe, plan: DevicePlan) -> int:  # noqa: ANN001
+    """CPU threads by model size, unless STUDIO_TORCH_THREADS says otherwise.
+
+    Measured on 2 cores: the 11M-parameter built-in model ran 2.6x faster on 1 thread than on
+    2 (thread sync dominates tiny ops); a full-size SD UNet ran 1.7x faster on 2 threads.
+    """
+    import os
+
+    import torch
+
+    if plan.device != "cpu":
+        return torch.get_num_threads()
+    threads = plan.threads
+    unet = getattr(pipe, "unet", None)
+    if unet is not None and not os.environ.get("STUDIO_TORCH_THREADS"):
+        params = sum(p.numel() for p in unet.parameters())
+        threads = 1 if params < SMALL_MODEL_PARAMS else plan.threads
+    torch.set_num_threads(threads)
+    return threads
 
 
 def _unet_in_channels(pipe) -> int:  # noqa: ANN001
