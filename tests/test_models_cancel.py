@@ -22,7 +22,10 @@ def _all_hooks(pipe) -> int:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("where", ["unet", "vae"])
-def test_cancel_stops_mid_step_or_mid_decode(tiny_model_dir: Path, where: str) -> None:
+def test_cancel_stops_mid_step_or_mid_decode(tiny_model_dir: Path, where: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # in-step cancel points are for full-size models: treat the tiny one as full-size
+    monkeypatch.setattr("studio.engine.pipelines.SMALL_MODEL_PARAMS", 0)
     runner = GenerationRunner(PipelineCache(plan_device("cpu")), max_preview_fps=0)
     pipe = runner.cache.get(tiny_model_dir, _request(tiny_model_dir).kind)
     control = JobControl()
@@ -46,3 +49,13 @@ def test_cancel_stops_mid_step_or_mid_decode(tiny_model_dir: Path, where: str) -
     assert _all_hooks(pipe) == 0  # the cancel checks are removed after the run
     output = runner.run_one(_request(tiny_model_dir), JobControl())
     assert output.steps_done == 3 and not output.partial
+
+
+def test_small_models_run_without_in_step_hooks(tiny_model_dir: Path) -> None:
+    runner = GenerationRunner(PipelineCache(plan_device("cpu")), max_preview_fps=0)
+    pipe = runner.cache.get(tiny_model_dir, _request(tiny_model_dir).kind)
+    seen: list[int] = []
+    runner.run_one(_request(tiny_model_dir), JobControl(),
+                   lambda step, total, image: seen.append(len(pipe.unet.down_blocks[0]
+                                                              ._forward_pre_hooks)))
+    assert seen and set(seen) == {0}
