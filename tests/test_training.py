@@ -129,3 +129,19 @@ def test_shipped_sr_model_loads() -> None:
     out = upscale(model, Image.new("RGB", (64, 64), (10, 120, 230)), 4)
     assert out.size == (256, 256)
     assert np.abs(np.asarray(out, dtype=np.float32) - [10, 120, 230]).mean() < 4.0
+
+
+def test_warm_start_continues_from_an_exported_model(tiny_data: Path, tmp_path: Path) -> None:
+    trained = Trainer(tiny_config(tiny_data, tmp_path / "a", max_steps=20))
+    trained.train()
+    folder = tmp_path / "exported"
+    trained.tokenizer.save_pretrained(folder / "tokenizer")
+    trained.text_encoder.save_pretrained(folder / "text_encoder")
+    trained.unet.save_pretrained(folder / "unet")
+    warm = Trainer(tiny_config(tiny_data, tmp_path / "b", max_steps=4, init_from=str(folder)))
+    for name, value in trained.unet.state_dict().items():
+        assert torch.equal(value, warm.unet.state_dict()[name]), name
+    assert warm.tokenizer.get_vocab() == trained.tokenizer.get_vocab()
+    assert torch.equal(warm.ids, trained.ids)
+    fresh = Trainer(tiny_config(tiny_data, tmp_path / "c", max_steps=4))
+    assert np.mean(warm.train()) < np.mean(fresh.train())

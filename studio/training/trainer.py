@@ -63,6 +63,7 @@ class TrainConfig:
     guidance: float = 3.0
     device: str = "auto"
     captions: list[str] = field(default_factory=list)
+    init_from: str | None = None  # warm start from an exported SD-layout folder (fresh optimizer)
 
 
 def build_unet(config: TrainConfig, in_channels: int, sample_size: int) -> UNet2DConditionModel:
@@ -101,21 +102,35 @@ class Trainer:
         self.device = resolve_device(config.device)
         self.scheduler = training_scheduler()
         self._load_data()
-        self.tokenizer = build_tokenizer(
-            self.captions, self.out / "tokenizer", config.vocab_size, config.max_length
-        )
+        if config.init_from:
+            self._warm_start(Path(config.init_from))
+        else:
+            self.tokenizer = build_tokenizer(
+                self.captions, self.out / "tokenizer", config.vocab_size, config.max_length
+            )
+            self.text_encoder = build_text_encoder(
+                self.tokenizer, config.text_hidden, config.text_layers
+            )
+            channels, side = self.latent_mean.shape[1], self.latent_mean.shape[-1]
+            self.unet = build_unet(config, channels, side)
+        self.text_encoder = self.text_encoder.to(self.device)
+        self.unet = self.unet.to(self.device)
         self.ids = tokenize(self.tokenizer, self.captions)
         self.empty_ids = tokenize(self.tokenizer, [""])
-        self.text_encoder = build_text_encoder(
-            self.tokenizer, config.text_hidden, config.text_layers
-        ).to(self.device)
-        channels, side = self.latent_mean.shape[1], self.latent_mean.shape[-1]
-        self.unet = build_unet(config, channels, side).to(self.device)
         params = [*self.unet.parameters(), *self.text_encoder.parameters()]
         self.optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=1e-2)
         self.ema_unet = EMA(self.unet, config.ema_decay)
         self.ema_text = EMA(self.text_encoder, config.ema_decay)
         self.step = 0
+
+    def _warm_start(self, folder: Path) -> None:
+        """Tokenizer, text encoder and UNet from an exported model (e.g. the shipped emoji-sd)."""
+        from transformers import CLIPTextModel, CLIPTokenizer
+
+        self.tokenizer = CLIPTokenizer.from_pretrained(folder / "tokenizer")
+        self.tokenizer.save_pretrained(self.out / "tokenizer")
+        self.text_encoder = CLIPTextModel.from_pretrained(folder / "text_encoder").float()
+        self.unet = UNet2DConditionModel.from_pretrained(folder / "unet").float()
 
     @torch.no_grad()
     def _load_data(self) -> None:
