@@ -86,8 +86,9 @@ def run_edit_request(request: GenerateRequest, path: Path, device: str = "auto")
     from tqdm import tqdm
 
     from studio.core.outputs import write_png_atomic
+    from studio.core.records import infotext_for
     from studio.engine.device import plan_device
-    from studio.engine.edit import EditJob, edit_infotext
+    from studio.engine.edit import EditJob
     from studio.engine.pipelines import ModelLoadError, PipelineCache
     from studio.engine.runner import GenerationRunner, JobControl
 
@@ -109,6 +110,6 @@ def run_edit_request(request: GenerateRequest, path: Path, device: str = "auto")
     except KeyboardInterrupt:
         return fail("interrupted", 130)
     image = job.finish(output.image)
-    write_png_atomic(image, path, edit_infotext(request, image.size, None))
+    write_png_atomic(image, path, infotext_for(request))
     print(path)
     return 0

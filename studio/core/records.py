@@ -43,6 +43,12 @@ def infotext_for(request: GenerateRequest, steps_done: int | None = None) -> str
         params["Mode"] = request.kind.value
     if steps_done is not None and steps_done < request.steps:
         params["Stopped at step"] = steps_done
+    if request.kind is JobKind.INPAINT:
+        params["Mask blur"] = f"{request.mask_blur:g}"
+        params["Inpaint area"] = "Only masked" if request.only_masked else "Whole picture"
+        params["Masked area padding"] = request.mask_padding
+    if request.kind is not JobKind.TXT2IMG:
+        params["Work resolution"] = request.work_resolution
     params["Version"] = f"studio {__version__}"
     return format_infotext(request.prompt, request.negative_prompt, params)
 

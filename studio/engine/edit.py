@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 from PIL import Image
 
-from studio.core.infotext import format_infotext, parse_infotext
 from studio.core.inpaint import (
     InpaintPlan,
     check_mask,
@@ -21,7 +21,7 @@ from studio.core.inpaint import (
 )
 from studio.core.outputs import write_png_atomic
 from studio.core.previews import RegionPreview
-from studio.core.records import ImageResult, ResultSaver, infotext_for
+from studio.core.records import ImageResult, ResultSaver
 from studio.core.requests import GenerateRequest, JobKind
 from studio.engine.runner import JobControl
 
@@ -81,45 +81,26 @@ class EditJob:
                           self.request.mask_blur)
 
 
-def edit_infotext(request: GenerateRequest, size: tuple[int, int],
-                  steps_done: int | None) -> str:
-    params = parse_infotext(infotext_for(replace(request, width=size[0], height=size[1]),
-                                         steps_done))
-    prompt, negative = params.pop("Prompt"), params.pop("Negative prompt")
-    if request.kind is JobKind.INPAINT:
-        params["Mask blur"] = f"{request.mask_blur:g}"
-        params["Inpaint area"] = "Only masked" if request.only_masked else "Whole picture"
-        params["Masked area padding"] = str(request.mask_padding)
-    params["Work resolution"] = str(request.work_resolution)
-    version = params.pop("Version", None)
-    params["Version"] = version
-    return format_infotext(prompt, negative, params)
-
-
 def run_edit(job_id: int, request: GenerateRequest, ctx, control: JobControl,  # noqa: ANN001
              events, saver: ResultSaver) -> list[ImageResult]:
     """Every image of an img2img/inpaint batch: process, paste back, save (+ mask), report."""
+    from studio.engine.jobs import run_batch
+
     pipe = ctx.cache.get(request.model_path, request.kind)
     job = EditJob(request, getattr(pipe, "vae_scale_factor", 8))
-    results: list[ImageResult] = []
-    for index in range(request.batch_count):
-        single = request.for_batch_index(index)
+    request = replace(request, width=job.source.width, height=job.source.height)
 
-        def on_preview(step: int, total: int, rgb: np.ndarray) -> None:
-            events.job_preview(job_id, step, total, job.region_preview(rgb))
+    def render(single: GenerateRequest, on_preview: Callable) -> tuple:
+        def on_region(step: int, total: int, rgb: np.ndarray) -> None:
+            on_preview(step, total, job.region_preview(rgb))
 
-        output = ctx.generation.run_one(single, control, on_preview, job.work_init,
+        output = ctx.generation.run_one(single, control, on_region, job.work_init,
                                         job.work_mask, on_status=events.engine_status)
-        image = job.finish(output.image)
-        steps_done = output.steps_done if output.partial else None
-        infotext = edit_infotext(single, image.size, steps_done)
-        result = saver.save_with_infotext(job_id, index, image, single, infotext,
-                                          str(single.seed), steps_done)
+        return job.finish(output.image), output
+
+    def save_mask(result: ImageResult) -> None:
         if result.path is not None and job.mask is not None:
             write_png_atomic(Image.fromarray(job.mask), result.path.with_suffix(".mask.png"),
                              None)
-        results.append(result)
-        events.job_result(result)
-        if output.partial:
-            break
-    return results
+
+    return run_batch(job_id, request, events, saver, render, save_mask)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import torch
 
@@ -44,13 +45,13 @@ def run_job(job_id: int, request: object, ctx, control: JobControl, events,  # n
     events.job_finished(job_id, results)
 
 
-def run_generate(job_id: int, request: GenerateRequest, ctx, control: JobControl,  # noqa: ANN001
-                 events, saver: ResultSaver) -> list[ImageResult]:
-    """Every image of a batch: generate, save, then report it."""
-    if request.kind is not JobKind.TXT2IMG:
-        from studio.engine.edit import run_edit
+def run_batch(job_id: int, request: GenerateRequest, events, saver: ResultSaver,  # noqa: ANN001
+              render: Callable, on_saved: Callable[[ImageResult], None] | None = None,
+              ) -> list[ImageResult]:
+    """Every image of a batch: render, save, then report it; a stopped image ends the batch.
 
-        return run_edit(job_id, request, ctx, control, events, saver)
+    `render(single_request, on_preview) -> (image, RunOutput)` makes one image.
+    """
     results: list[ImageResult] = []
     for index in range(request.batch_count):
         single = request.for_batch_index(index)
@@ -58,12 +59,29 @@ def run_generate(job_id: int, request: GenerateRequest, ctx, control: JobControl
         def on_preview(step: int, total: int, image: object) -> None:
             events.job_preview(job_id, step, total, image)
 
-        output = ctx.generation.run_one(single, control, on_preview,
-                                         on_status=events.engine_status)
+        image, output = render(single, on_preview)
         steps_done = output.steps_done if output.partial else None
-        result = saver.save(job_id, index, output.image, single, steps_done)
+        result = saver.save(job_id, index, image, single, steps_done)
+        if on_saved is not None:
+            on_saved(result)
         results.append(result)
         events.job_result(result)
         if output.partial:
             break
     return results
+
+
+def run_generate(job_id: int, request: GenerateRequest, ctx, control: JobControl,  # noqa: ANN001
+                 events, saver: ResultSaver) -> list[ImageResult]:
+    """Text-to-image batches here; img2img and inpaint go through `run_edit`."""
+    if request.kind is not JobKind.TXT2IMG:
+        from studio.engine.edit import run_edit
+
+        return run_edit(job_id, request, ctx, control, events, saver)
+
+    def render(single: GenerateRequest, on_preview: Callable) -> tuple:
+        output = ctx.generation.run_one(single, control, on_preview,
+                                         on_status=events.engine_status)
+        return output.image, output
+
+    return run_batch(job_id, request, events, saver, render)
