@@ -38,6 +38,7 @@ class PipelineCache:
         self.options = options or MemoryOptions.from_env()
         self.model_path: Path | None = None
         self.load_count = 0
+        self.small_model = False
         self.low_memory = False  # set after an out-of-memory fallback; sticks for the model
         self.notes: list[str] = []
         self._pipes: dict[JobKind, object] = {}
@@ -89,6 +90,7 @@ class PipelineCache:
         pipe.to(self.plan.device)
         pipe.set_progress_bar_config(disable=True)
         self.notes = apply_options(pipe, self.plan, self.options)
+        self.small_model = is_small_model(pipe)
         threads_for_model(pipe, self.plan)
         self.load_count += 1
         log.info("loaded %s (%s) on %s", model_path, type(pipe).__name__, self.plan.device)
@@ -126,12 +128,18 @@ def threads_for_model(pipe, plan: DevicePlan) -> int:  # noqa: ANN001
     if plan.device != "cpu":
         return torch.get_num_threads()
     threads = plan.threads
-    unet = getattr(pipe, "unet", None)
-    if unet is not None and not os.environ.get("STUDIO_TORCH_THREADS"):
-        params = sum(p.numel() for p in unet.parameters())
-        threads = 1 if params < SMALL_MODEL_PARAMS else plan.threads
+    if not os.environ.get("STUDIO_TORCH_THREADS") and is_small_model(pipe):
+        threads = 1
     torch.set_num_threads(threads)
     return threads
+
+
+def is_small_model(pipe) -> bool:  # noqa: ANN001
+    """A UNet under SMALL_MODEL_PARAMS: steps take milliseconds on the CPU."""
+    unet = getattr(pipe, "unet", None)
+    if unet is None:
+        return False
+    return sum(p.numel() for p in unet.parameters()) < SMALL_MODEL_PARAMS
 
 
 def _unet_in_channels(pipe) -> int:  # noqa: ANN001

@@ -129,7 +129,7 @@ class GenerationRunner:
         kwargs = self._pipe_kwargs(request, init, mask)
         # slow steps (full-size models on the CPU): cancel inside them too; for small models a
         # step takes milliseconds and the hooks would cost ~2%
-        on_cpu = self.cache.plan.device == "cpu" and not _is_small(pipe)
+        on_cpu = self.cache.plan.device == "cpu" and not self.cache.small_model
         try:
             with torch.inference_mode(), cancel_points(pipe, control.cancel, JobCancelled, on_cpu):
                 image = pipe(**kwargs, callback_on_step_end=watcher).images[0]
@@ -179,12 +179,3 @@ class GenerationRunner:
 
 def _total(pipe, request: GenerateRequest) -> int:  # noqa: ANN001
     return int(getattr(pipe, "_num_timesteps", 0) or request.steps)
-
-
-def _is_small(pipe) -> bool:  # noqa: ANN001
-    from studio.engine.pipelines import SMALL_MODEL_PARAMS
-
-    unet = getattr(pipe, "unet", None)
-    if unet is None:
-        return False
-    return sum(p.numel() for p in unet.parameters()) < SMALL_MODEL_PARAMS
