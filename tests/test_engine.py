@@ -8,14 +8,12 @@ import pytest
 from PIL import Image
 
 from studio.core.infotext import parse_infotext
-from studio.core.outputs import OutputFolder, read_parameters
-from studio.core.records import ResultSaver
+from studio.core.outputs import read_parameters
 from studio.core.requests import GenerateRequest, JobKind
-from studio.engine.context import EngineContext
 from studio.engine.device import plan_device
 from studio.engine.pipelines import PipelineCache
 from studio.engine.runner import GenerationRunner
-from studio.engine.worker import EngineWorker
+from tests.engine_helpers import running_worker
 
 
 class Recorder:
@@ -68,12 +66,8 @@ class Recorder:
 @pytest.fixture
 def engine(tmp_path):
     recorder = Recorder()
-    ctx = EngineContext.create(plan_device("cpu"), max_preview_fps=0, set_threads=False)
-    worker = EngineWorker(recorder, ResultSaver(OutputFolder(tmp_path / "outputs")),
-                          context_factory=lambda: ctx)
-    worker.start()
-    yield worker, recorder, ctx.cache
-    assert worker.shutdown(timeout=30)
+    with running_worker(recorder, tmp_path / "outputs") as (worker, ctx):
+        yield worker, recorder, ctx.cache
 
 
 def _request(model: Path, **kw) -> GenerateRequest:

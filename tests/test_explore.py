@@ -20,15 +20,13 @@ from studio.core.noise_schedule import (
     from_unit,
     to_unit,
 )
-from studio.core.outputs import OutputFolder
-from studio.core.records import ResultSaver
 from studio.core.requests import GenerateRequest
 from studio.engine.context import EngineContext
 from studio.engine.device import plan_device
 from studio.engine.explore import StepRecorder
 from studio.engine.preview import preview_for_model
 from studio.engine.runner import JobControl
-from studio.engine.worker import EngineWorker
+from tests.engine_helpers import running_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 EMOJI_SD = ROOT / "resources" / "models" / "emoji-sd"
@@ -106,12 +104,8 @@ class _Events:
 @pytest.fixture
 def explore_engine(tmp_path):
     events = _Events()
-    ctx = EngineContext.create(plan_device("cpu"), max_preview_fps=0, set_threads=False)
-    worker = EngineWorker(events, ResultSaver(OutputFolder(tmp_path / "out")),
-                          context_factory=lambda: ctx)
-    worker.start()
-    yield worker, events, ctx
-    assert worker.shutdown(timeout=30)
+    with running_worker(events, tmp_path / "out") as (worker, ctx):
+        yield worker, events, ctx
 
 
 def _generate(model: Path, scheduler: str = "DDIM", steps: int = 5) -> GenerateRequest:

@@ -8,14 +8,11 @@ import pytest
 import torch
 
 from studio.core.models import ModelRegistry, resolve_model
-from studio.core.outputs import OutputFolder
-from studio.core.records import ResultSaver
 from studio.core.requests import GenerateRequest, JobKind
-from studio.engine.context import EngineContext
 from studio.engine.device import plan_device
 from studio.engine.memory import MemoryOptions, apply_options, attention_kind
 from studio.engine.pipelines import ModelLoadError, PipelineCache
-from studio.engine.worker import EngineWorker
+from tests.engine_helpers import running_worker
 from tests.test_engine import Recorder
 
 
@@ -31,12 +28,8 @@ class StatusRecorder(Recorder):
 @pytest.fixture
 def engine(tmp_path: Path):
     recorder = StatusRecorder()
-    ctx = EngineContext.create(plan_device("cpu"), max_preview_fps=0, set_threads=False)
-    worker = EngineWorker(recorder, ResultSaver(OutputFolder(tmp_path / "outputs")),
-                          context_factory=lambda: ctx)
-    worker.start()
-    yield worker, recorder, ctx.cache
-    assert worker.shutdown(timeout=30)
+    with running_worker(recorder, tmp_path / "outputs") as (worker, ctx):
+        yield worker, recorder, ctx.cache
 
 
 def _request(model: Path, **kw: object) -> GenerateRequest:

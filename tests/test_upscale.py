@@ -7,16 +7,13 @@ import pytest
 from PIL import Image
 
 from studio.core.infotext import parse_infotext
-from studio.core.outputs import OutputFolder, read_parameters
-from studio.core.records import ResultSaver
+from studio.core.outputs import read_parameters
 from studio.core.tiling import TileBlender, axis_starts, ramp, seam_ratio, tile_borders, tile_grid
 from studio.core.upscale import UpscalerKind, make_request, normalize_source
-from studio.engine.context import EngineContext
-from studio.engine.device import plan_device
 from studio.engine.runner import JobCancelled, JobControl
 from studio.engine.upscale_job import upscale_image
 from studio.engine.upscalers import Upscaler, load_upscaler
-from studio.engine.worker import EngineWorker
+from tests.engine_helpers import running_worker
 from tests.test_engine import Recorder
 from tests.upscale_helpers import build_tiny_sr, noise_image
 
@@ -208,12 +205,8 @@ def test_lanczos_baseline_is_the_base_class():
 @pytest.fixture
 def engine(tmp_path):
     recorder = Recorder()
-    ctx = EngineContext.create(plan_device("cpu"), max_preview_fps=0, set_threads=False)
-    worker = EngineWorker(recorder, ResultSaver(OutputFolder(tmp_path / "outputs")),
-                          context_factory=lambda: ctx)
-    worker.start()
-    yield worker, recorder
-    assert worker.shutdown(timeout=30)
+    with running_worker(recorder, tmp_path / "outputs") as (worker, _ctx):
+        yield worker, recorder
 
 
 def test_engine_job_saves_with_infotext_then_reports(engine, sr_dir):
