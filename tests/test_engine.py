@@ -177,11 +177,12 @@ def test_cancel_queued_job_never_starts(engine, tiny_model_dir):
     assert rec.kinds(first)[-1] == "finished"
 
 
-def test_same_seed_same_pixels_and_batch_seeds_increment(engine, tiny_model_dir):
+@pytest.mark.parametrize("scheduler", ["Euler a", "DPM++ 2M SDE Karras"])  # stochastic samplers
+def test_same_seed_same_pixels_and_batch_seeds_increment(engine, tiny_model_dir, scheduler):
     worker, rec, _ = engine
     rec.expected_final = 2
-    worker.submit(_request(tiny_model_dir, scheduler="Euler a", steps=3, batch_count=2))
-    worker.submit(_request(tiny_model_dir, scheduler="Euler a", steps=3, seed=8))
+    worker.submit(_request(tiny_model_dir, scheduler=scheduler, steps=3, batch_count=2))
+    worker.submit(_request(tiny_model_dir, scheduler=scheduler, steps=3, seed=8))
     rec.wait()
     results = [e[2] for e in rec.events if e[0] == "result"]
     assert [r.request.seed for r in results] == [7, 8, 8]
@@ -190,7 +191,8 @@ def test_same_seed_same_pixels_and_batch_seeds_increment(engine, tiny_model_dir)
     assert not np.array_equal(a, b)
 
 
-@pytest.mark.parametrize("scheduler", ["Euler", "DDPM", "DPM++ 2M", "DPM++ 2M Karras", "UniPC"])
+@pytest.mark.parametrize(
+    "scheduler", ["Euler", "DDPM", "DPM++ 2M", "DPM++ 2M Karras", "DPM++ 2M SDE", "UniPC"])
 def test_every_scheduler_streams_x0_previews(engine, tiny_model_dir, scheduler):
     worker, rec, _ = engine
     job = worker.submit(_request(tiny_model_dir, scheduler=scheduler, steps=4))

@@ -42,7 +42,10 @@ def test_a1111_example_parses_into_our_settings(tmp_path):
     ("DPM++ 2M", "Karras", "DPM++ 2M Karras"), ("dpmpp_2m", "karras", "DPM++ 2M Karras"),
     ("dpmpp_2m", "normal", "DPM++ 2M"), ("euler_ancestral", "normal", "Euler a"),
     ("UniPC", None, "UniPC"), ("uni_pc_bh2", None, "UniPC"), ("DDIM", None, "DDIM"),
-    ("DPM++ 2M SDE Karras", None, "DPM++ 2M Karras"), ("DPM2 a", None, "Euler a"),
+    ("DPM++ 2M SDE Karras", None, "DPM++ 2M SDE Karras"), ("DPM2 a", None, "Euler a"),
+    ("DPM++ 2M SDE", "Karras", "DPM++ 2M SDE Karras"),
+    ("DPM++ SDE Karras", None, "DPM++ 2M SDE Karras"),
+    ("dpmpp_2m_sde_gpu", "normal", "DPM++ 2M SDE"),
     ("Heun", None, "Euler"), ("LMS", None, "Euler"), ("weird", None, None), ("", None, None),
 ])
 def test_sampler_names_map_onto_ours(name, schedule, ours):

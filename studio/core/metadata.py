@@ -47,6 +47,7 @@ _ALIASES = {
     "k_euler_ancestral": "Euler a", "euler": "Euler", "k_euler": "Euler",
     "ddim": "DDIM", "ddpm": "DDPM", "dpmpp_2m": "DPM++ 2M", "k_dpmpp_2m": "DPM++ 2M",
     "dpm++ 2m karras": "DPM++ 2M Karras", "k_dpmpp_2m_ka": "DPM++ 2M Karras",
+    "dpmpp_2m_sde": "DPM++ 2M SDE", "dpmpp_2m_sde_gpu": "DPM++ 2M SDE",
     "unipc": "UniPC", "uni_pc": "UniPC", "uni_pc_bh2": "UniPC",
 }
 
@@ -64,8 +65,8 @@ def map_sampler(name: str | None, schedule: str | None = None) -> str | None:
     base = _EXACT.get(key) or _ALIASES.get(key)
     if base is None:
         base = _closest_family(key)
-    if base == "DPM++ 2M" and karras:
-        return "DPM++ 2M Karras"
+    if base in ("DPM++ 2M", "DPM++ 2M SDE") and karras:
+        return f"{base} Karras"
     return base
 
 
@@ -74,7 +75,8 @@ def _closest_family(key: str) -> str | None:
     if compact.endswith(" a") or "ancestral" in compact:
         return "Euler a"
     if "dpm" in compact:
-        return "DPM++ 2M Karras" if "karras" in compact else "DPM++ 2M"
+        family = "DPM++ 2M SDE" if "sde" in compact else "DPM++ 2M"
+        return f"{family} Karras" if "karras" in compact else family
     if "unipc" in compact.replace(" ", "") or "uni pc" in compact:
         return "UniPC"
     if compact.startswith(("euler", "heun", "lms")):

@@ -12,6 +12,8 @@ SCHEDULER_NAMES: tuple[str, ...] = (
     "DDPM",
     "DPM++ 2M",
     "DPM++ 2M Karras",
+    "DPM++ 2M SDE",
+    "DPM++ 2M SDE Karras",
     "UniPC",
     "LCM",
 )

@@ -17,6 +17,12 @@ _SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
         "DPMSolverMultistepScheduler",
         {"algorithm_type": "dpmsolver++", "use_karras_sigmas": True},
     ),
+    # stochastic DPM-Solver++ (A1111 "DPM++ 2M SDE"); needs no torchsde, uses the job's generator
+    "DPM++ 2M SDE": ("DPMSolverMultistepScheduler", {"algorithm_type": "sde-dpmsolver++"}),
+    "DPM++ 2M SDE Karras": (
+        "DPMSolverMultistepScheduler",
+        {"algorithm_type": "sde-dpmsolver++", "use_karras_sigmas": True},
+    ),
     "UniPC": ("UniPCMultistepScheduler", {}),
     "LCM": ("LCMScheduler", {}),  # LCM-distilled and Turbo-style few-step models
 }
