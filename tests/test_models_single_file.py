@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import save_file
 
 from studio.core.checkpoints import detect_architecture, inspect_checkpoint, read_header
@@ -47,7 +48,9 @@ def _shapes(*keys: str, in_channels: int = 4) -> dict[str, list[int]]:
     (_shapes("conditioner.embedders.0.transformer.x", "conditioner.embedders.1.model.x"),
      "sdxl", True),
     (_shapes("conditioner.embedders.0.model.x"), "sdxl-refiner", False),
-    (_shapes("conditioner.embedders.1.model.x", in_channels=9), "sdxl-inpaint", False),
+    (_shapes("conditioner.embedders.1.model.x", in_channels=9), "sdxl-inpaint", True),
+    (_shapes("cond_stage_model.model.transformer.x", in_channels=9), "sd2-inpaint", True),
+    (_shapes("cond_stage_model.model.transformer.x", in_channels=8), "sd2", False),
     (_shapes(), None, False),
     ({"double_blocks.0.img_attn.qkv.weight": [1]}, None, False),
 ])
@@ -116,7 +119,8 @@ def test_missing_tokenizer_is_a_clear_message(checkpoint: Path, tmp_path: Path,
 
 
 @pytest.mark.parametrize(("name", "unet_millions"), [
-    ("sd15", 859.52), ("sd15-inpaint", 859.54), ("sd2-v", 865.91), ("sdxl", 2567.46)])
+    ("sd15", 859.52), ("sd15-inpaint", 859.54), ("sd2-v", 865.91), ("sd2-inpaint", 865.93),
+    ("sdxl", 2567.46), ("sdxl-inpaint", 2567.48)])
 def test_shipped_configs_describe_the_real_architectures(name: str, unet_millions: float):
     from diffusers import UNet2DConditionModel
 
@@ -217,3 +221,37 @@ def test_sd2_single_file_is_detected_and_keeps_v_prediction(tiny_model_dir: Path
     want, got = original.text_encoder.state_dict(), loaded.text_encoder.state_dict()
     assert want.keys() == got.keys()
     assert all(torch.equal(v, got[k]) for k, v in want.items())
+
+
+@pytest.mark.parametrize("arch", ["sd2", "sdxl"])
+def test_sd2_and_sdxl_inpainting_single_files_inpaint_like_their_folders(
+        arch: str, tiny_model_dir: Path, tmp_path: Path) -> None:
+    from diffusers import DiffusionPipeline
+
+    from tests.tiny_arch import build_tiny_inpaint, build_tiny_sd2v, build_tiny_sdxl
+
+    base = (build_tiny_sdxl(tmp_path) if arch == "sdxl"
+            else build_tiny_sd2v(tmp_path, tiny_model_dir))
+    folder = build_tiny_inpaint(tmp_path, base, name=f"{arch}-inpaint")
+    original = DiffusionPipeline.from_pretrained(folder)
+    path = export_ldm_checkpoint(original, tmp_path / "inp.safetensors", open_clip=arch == "sd2")
+    shutil.copytree(folder, tmp_path / "inp.config", ignore=shutil.ignore_patterns("*.safetensors"))
+    assert inspect_checkpoint(path).architecture == f"{arch}-inpaint"
+    loaded = load_single_file(path, torch.float32)
+    assert type(loaded).__name__ == type(original).__name__
+    assert loaded.unet.config.in_channels == 9
+    want, got = original.unet.state_dict(), loaded.unet.state_dict()
+    assert all(torch.equal(v, got[k].reshape(v.shape)) for k, v in want.items())
+    rng = np.random.default_rng(0)
+    init = Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 48))
+    runner = GenerationRunner(PipelineCache(plan_device("cpu")), max_preview_fps=0)
+    images = []
+    for model in (folder, path):
+        request = GenerateRequest(model_path=str(model), prompt="apple", steps=2, seed=5,
+                                  width=64, height=64, scheduler="Euler", kind=JobKind.INPAINT,
+                                  strength=1.0)
+        output = runner.run_one(request, JobControl(), init=init, mask=mask)
+        images.append(np.asarray(output.image, dtype=int))
+    assert np.abs(images[0] - images[1]).max() <= 1

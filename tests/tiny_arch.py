@@ -37,18 +37,25 @@ def build_tiny_lcm(folder: Path, base: Path) -> Path:
     return target
 
 
-def build_tiny_inpaint(folder: Path, base: Path) -> Path:
-    """A 9-channel (latents + mask + masked-image latents) inpainting UNet."""
+def build_tiny_inpaint(folder: Path, base: Path, name: str = "tiny-sd-inpaint") -> Path:
+    """A 9-channel (latents + mask + masked-image latents) inpainting copy of `base`.
+
+    `base` may be an SD 1.x/2.x folder (-> StableDiffusionInpaintPipeline) or an SDXL one
+    (-> StableDiffusionXLInpaintPipeline).
+    """
     import torch
     from diffusers import UNet2DConditionModel
 
-    target = folder / "tiny-sd-inpaint"
+    target = folder / name
     shutil.copytree(base, target)
     config = json.loads((target / "unet" / "config.json").read_text())
     config["in_channels"] = 9
     torch.manual_seed(1)
     UNet2DConditionModel.from_config(config).save_pretrained(target / "unet")
-    _edit_json(target / "model_index.json", _class_name="StableDiffusionInpaintPipeline")
+    index = json.loads((target / "model_index.json").read_text())
+    xl = "XL" in index["_class_name"]
+    _edit_json(target / "model_index.json", _class_name="StableDiffusionXLInpaintPipeline"
+               if xl else "StableDiffusionInpaintPipeline")
     return target
 
 

@@ -20,7 +20,9 @@ ARCHITECTURES: dict[str, tuple[str, str]] = {
     "sd1": ("sd15", "StableDiffusionPipeline"),
     "sd1-inpaint": ("sd15-inpaint", "StableDiffusionInpaintPipeline"),
     "sd2": ("sd2-v", "StableDiffusionPipeline"),
+    "sd2-inpaint": ("sd2-inpaint", "StableDiffusionInpaintPipeline"),
     "sdxl": ("sdxl", "StableDiffusionXLPipeline"),
+    "sdxl-inpaint": ("sdxl-inpaint", "StableDiffusionXLInpaintPipeline"),
 }
 
 
@@ -78,10 +80,7 @@ def detect_architecture(shapes: dict[str, list[int]]) -> tuple[str | None, str |
     else:
         return None, "no text encoder in the file (a UNet-only checkpoint is not supported)"
     if in_channels == 9:
-        if arch != "sd1":
-            return f"{arch}-inpaint", (f"{arch.upper()} inpainting checkpoints are not supported "
-                                       "as single files; use the diffusers folder")
-        return "sd1-inpaint", None
+        return f"{arch}-inpaint", None
     if in_channels != 4:
         return arch, f"the UNet takes {in_channels} input channels (expected 4 or 9)"
     return arch, None

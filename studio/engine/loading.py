@@ -1,9 +1,9 @@
 """Loading sources other than diffusers folders: single-file checkpoints and hub ids, offline.
 
 Single files use `from_single_file(config=<local folder>, local_files_only=True)` with the
-config folders shipped in `resources/configs/` (SD 1.x, SD 1.x inpainting, SD 2.x 768-v,
-SDXL base). CLIP's tokenizer vocabulary is not shipped: it is looked up locally (see
-`find_tokenizer`) and a clear message says what to do when none is found.
+config folders shipped in `resources/configs/` (SD 1.x, SD 2.x 768-v, SDXL base, and the
+9-channel inpainting variants of all three). CLIP's tokenizer vocabulary is not shipped: it is
+looked up locally (see `find_tokenizer`) and a clear message says what to do when none is found.
 """
 
 from __future__ import annotations
