@@ -149,6 +149,12 @@ def test_settings_survive_a_restart(qtbot, tmp_path, tiny_model_dir):
     window.panel.prompt.setPlainText("a lighthouse at dusk")
     window.panel.steps.setValue(33)
     window.panel.scheduler.setCurrentText("DPM++ 2M")
+    window.edit_panel.mask_blur.setValue(12)
+    window.edit_panel.area.setCurrentText("Whole picture")
+    upscale = window.upscale.panel
+    upscale.scale.setCurrentIndex(upscale.scale.findData(2))
+    upscale.tile.setValue(256)
+    upscale.prompt.setText("a harbour")
     window.close()
     worker.shutdown()
     window, worker = open_window()
@@ -156,6 +162,11 @@ def test_settings_survive_a_restart(qtbot, tmp_path, tiny_model_dir):
     values = window.panel.values()
     assert (values.prompt, values.steps, values.scheduler) == ("a lighthouse at dusk", 33,
                                                                "DPM++ 2M")
+    edit, upscale = window.edit_panel, window.upscale.panel
+    assert (edit.mask_blur.value(), edit.area.currentText()) == (12, "Whole picture")
+    assert (upscale.scale.currentData(), upscale.tile.value(), upscale.prompt.text()) == (
+        2, 256, "a harbour")
     window.reset_settings()
     assert window.panel.values().steps == 25
+    assert (edit.mask_blur.value(), upscale.scale.currentData(), upscale.tile.value()) == (4, 4, 0)
     worker.shutdown()

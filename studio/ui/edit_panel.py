@@ -148,6 +148,11 @@ class EditPanel(QWidget):
         self._inpaint_only.append(box)
         return box
 
+    def persisted_widgets(self) -> dict[str, QWidget]:
+        """The settings that survive a restart (the image and mask do not)."""
+        return {"strength": self.strength, "mask_blur": self.mask_blur, "area": self.area,
+                "padding": self.padding, "work_resolution": self.work_resolution}
+
     @property
     def inpainting(self) -> bool:
         return self.inpaint_radio.isChecked()

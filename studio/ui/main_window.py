@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QRect, QSize, Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QShortcut
@@ -36,6 +36,10 @@ from studio.ui.notice import NoticeBar
 from studio.ui.prompt_panel import PromptPanel
 from studio.ui.qimages import qimage_from_array, qimage_from_pil, qimage_from_rgba
 from studio.ui.settings import StudioSettings
+from studio.ui.widget_state import read_widgets, write_widgets
+
+if TYPE_CHECKING:
+    from studio.ui.upscale_panel import UpscalePanel
 
 
 class Engine(Protocol):
@@ -307,6 +311,8 @@ class MainWindow(QMainWindow):
         QMessageBox.information(self, "Tips", _TIPS)
 
     def _restore_settings(self) -> None:
+        self._panel_defaults = {name: read_widgets(panel.persisted_widgets())
+                                for name, panel in self._persisted_panels().items()}
         if self.settings is None:
             self.refresh_models()
             return
@@ -320,14 +326,21 @@ class MainWindow(QMainWindow):
         values = self.settings.panel_values()
         if values is not None:
             self.panel.apply_values(values)
+        for name, panel in self._persisted_panels().items():
+            write_widgets(panel.persisted_widgets(), self.settings.section(name))
         geometry = self.settings.geometry()
         if geometry is not None:
             self.restoreGeometry(geometry)
+
+    def _persisted_panels(self) -> dict[str, EditPanel | UpscalePanel]:
+        return {"edit": self.edit_panel, "upscale": self.upscale.panel}
 
     def save_settings(self) -> None:
         if self.settings is None:
             return
         self.settings.set_panel_values(self.panel.values())
+        for name, panel in self._persisted_panels().items():
+            self.settings.set_section(name, read_widgets(panel.persisted_widgets()))
         self.settings.set_geometry(self.saveGeometry())
         self.settings.set_last_model(self.model_picker.currentText())
         self.settings.set_model_dirs(self.registry.extra_dirs)
@@ -337,6 +350,8 @@ class MainWindow(QMainWindow):
         if self.settings is not None:
             self.settings.reset()
         self.panel.apply_values(PromptPanel().values())
+        for name, panel in self._persisted_panels().items():
+            write_widgets(panel.persisted_widgets(), self._panel_defaults[name])
         self._on_model_changed()
 
     def closeEvent(self, event) -> None:  # noqa: N802, ANN001

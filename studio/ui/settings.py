@@ -43,6 +43,18 @@ class StudioSettings:
     def set_panel_values(self, values: PanelValues) -> None:
         self.qsettings.setValue("panel/values", json.dumps(asdict(values)))
 
+    def section(self, name: str) -> dict[str, object]:
+        """A panel's saved widget values (empty when none or unreadable)."""
+        raw = self.qsettings.value(f"panels/{name}", "")
+        try:
+            values = json.loads(str(raw))
+        except ValueError:
+            return {}
+        return values if isinstance(values, dict) else {}
+
+    def set_section(self, name: str, values: dict[str, object]) -> None:
+        self.qsettings.setValue(f"panels/{name}", json.dumps(values))
+
     def outputs_root(self) -> Path | None:
         raw = str(self.qsettings.value("outputs/root", "") or "")
         return Path(raw) if raw else None

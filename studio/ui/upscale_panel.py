@@ -321,6 +321,12 @@ class UpscalePanel(QWidget):
             return
         self.upscale_requested.emit(request)
 
+    def persisted_widgets(self) -> dict[str, QWidget]:
+        """The settings that survive a restart (the source image does not)."""
+        return {"model": self.model, "scale": self.scale, "tile": self.tile,
+                "overlap": self.overlap, "prompt": self.prompt, "steps": self.steps,
+                "noise_level": self.noise_level, "guidance": self.guidance, "seed": self.seed}
+
     def set_running(self, running: bool) -> None:
         self.upscale_button.setEnabled(not running and self.choice().available)
         self.cancel_button.setEnabled(running)
