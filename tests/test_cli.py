@@ -74,3 +74,19 @@ def test_inpaint_and_img2img_round_trip(tiny_model_dir, tmp_path):
                       "--output", str(tmp_path / "i2i.png"))
     assert img2img.returncode == 0, img2img.stderr
     assert Image.open(tmp_path / "i2i.png").size == (96, 72)
+
+
+def test_generate_then_upscale_cascade_keeps_parameters(tiny_model_dir, tmp_path):
+    done = _studio("generate", "--prompt", "red apple", "--steps", "2", "--seed", "3",
+                   "--model", str(tiny_model_dir), "--upscale", "4", "--upscaler", "lanczos",
+                   "--output", str(tmp_path / "apple.png"))
+    assert done.returncode == 0, done.stderr
+    base, big = Image.open(tmp_path / "apple.png"), Image.open(tmp_path / "apple-x4.png")
+    assert big.size == (base.width * 4, base.height * 4)
+    params = parse_infotext(read_parameters(tmp_path / "apple-x4.png"))
+    assert params["Prompt"] == "red apple" and params["Seed"] == "3"
+    assert params["Postprocess upscale by"] == "4" and params["Size"] == "64x64"
+    assert done.stdout.split() == [str(tmp_path / "apple.png"), str(tmp_path / "apple-x4.png")]
+    bad = _studio("generate", "--prompt", "x", "--model", str(tiny_model_dir), "--upscale", "2",
+                  "--upscaler", str(tmp_path / "missing"), "--output", str(tmp_path / "b.png"))
+    assert bad.returncode == 2 and not (tmp_path / "b.png").exists()

@@ -24,23 +24,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, default=1, help="number of images (seeds seed..seed+N-1)")
     p.add_argument("--output", "-o", type=Path, required=True,
                    help="output PNG; with --batch N, NAME-1.png … NAME-N.png")
+    p.add_argument("--upscale", type=int, choices=(2, 4),
+                   help="also write NAME-x2/x4.png, upscaled (cascade like Imagen's)")
+    p.add_argument("--upscaler", default=None,
+                   help="for --upscale: sr (the built-in SR model, default), lanczos, or an "
+                        "upscaler folder/file as for `studio upscale`")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.set_defaults(func=run_generate)
 
 
 def run_generate(args: argparse.Namespace) -> int:
     from studio.commands.common import fail, load_entry, make_request, run_request
+    from studio.commands.upscale import upscale_outputs
 
     try:
         entry = load_entry(args.model)
         request = make_request(args, entry)
         request.validate()
+        if args.upscale:
+            from studio.core.upscaler_catalog import resolve_upscaler
+
+            upscaler = resolve_upscaler(args.upscaler)
     except (FileNotFoundError, ValueError) as exc:
         return fail(str(exc))
     if args.output.suffix.lower() != ".png":
         return fail(f"--output must be a .png file (got {args.output})")
     paths = [_numbered(args.output, i, request.batch_count) for i in range(request.batch_count)]
-    return run_request(request, paths, args.device)
+    status = run_request(request, paths, args.device)
+    if status or not args.upscale:
+        return status
+    return upscale_outputs(paths, upscaler, args.upscale, args.device)
 
 
 def _numbered(path: Path, index: int, count: int) -> Path:

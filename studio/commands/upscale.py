@@ -91,3 +91,43 @@ def run_upscale_command(args: argparse.Namespace) -> int:
     write_png_atomic(image, args.output, upscale_infotext(request, upscaler.name))
     print(args.output)
     return 0
+
+
+def upscale_outputs(paths: list[Path], choice, scale: int, device: str) -> int:  # noqa: ANN001
+    """Upscale freshly generated PNGs to NAME-xS.png, keeping their generation parameters."""
+    from PIL import Image
+
+    from studio.commands.common import fail
+    from studio.core.outputs import read_parameters, write_png_atomic
+    from studio.core.upscale import make_request
+    from studio.engine.device import apply_threads, configure_process_env, plan_device
+    from studio.engine.pipelines import ModelLoadError
+    from studio.engine.runner import JobControl
+    from studio.engine.upscale_job import upscale_image
+    from studio.engine.upscalers import load_upscaler
+
+    configure_process_env()
+    plan = plan_device(None if device == "auto" else device)
+    apply_threads(plan)
+    cache: dict[str, object] = {}
+    for path in paths:
+        with Image.open(path) as opened:
+            source = opened.convert("RGB")
+        request = make_request(source, kind=choice.kind, model_path=choice.path,
+                               model_name=choice.name, scale=scale, source_name=path.name)
+        try:
+            upscaler = load_upscaler(request, cache, plan.device)
+            image = upscale_image(request, upscaler, JobControl(), lambda *_: None, max_fps=0)
+        except (ModelLoadError, ValueError) as exc:
+            return fail(str(exc), 1)
+        target = path.with_name(f"{path.stem}-x{scale}{path.suffix}")
+        infotext = read_parameters(path) or ""
+        extra = f"Postprocess upscale by: {scale}, Postprocess upscaler: {upscaler.name}"  # A1111
+        write_png_atomic(image, target, _with_params(infotext, extra))
+        print(target)
+    return 0
+
+
+def _with_params(infotext: str, extra: str) -> str:
+    """Append `key: value` pairs to the last (parameters) line."""
+    return f"{infotext.rstrip()}, {extra}" if infotext.strip() else extra

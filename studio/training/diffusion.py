@@ -36,8 +36,10 @@ def training_scheduler() -> DDPMScheduler:
 
 
 def make_scheduler(name: str) -> SchedulerMixin:
-    """A sampling scheduler sharing the training betas."""
-    extra = {"clip_sample": False} if name in ("ddpm", "ddim") else {}
+    """A sampling scheduler sharing the training betas (steps_offset 1, as in SD's configs)."""
+    extra: dict[str, object] = {"steps_offset": 1}
+    if name in ("ddpm", "ddim"):
+        extra["clip_sample"] = False
     if name == "ddim":
         extra["set_alpha_to_one"] = False
     return SCHEDULERS[name](**SCHEDULER_KWARGS, **extra)
