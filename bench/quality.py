@@ -113,12 +113,12 @@ def classify(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     return torch.cat([model(images[i : i + 256]).argmax(1) for i in range(0, len(images), 256)])
 
 
-def load_pipeline(scheduler: str | None = None):
+def load_pipeline(scheduler: str | None = None, model: Path = MODEL):
     from diffusers import StableDiffusionPipeline
 
     from studio.training.diffusion import make_scheduler
 
-    pipe = StableDiffusionPipeline.from_pretrained(MODEL)
+    pipe = StableDiffusionPipeline.from_pretrained(model)
     pipe.set_progress_bar_config(disable=True)
     if scheduler is not None:
         pipe.scheduler = make_scheduler(scheduler)
@@ -149,9 +149,15 @@ def adherence(pipe, model, captions, labels, seeds, steps, guidance) -> tuple[fl
 
 
 def pick_captions(count: int) -> tuple[list[str], torch.Tensor]:
-    _, captions, labels = emoji_groups()
+    captions, labels, _ = pick_examples(count)
+    return captions, labels
+
+
+def pick_examples(count: int) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+    """`count` captions spread over all groups, their labels and their real images."""
+    images, captions, labels = emoji_groups()
     index = np.linspace(0, len(captions) - 1, count).round().astype(int)
-    return [captions[i] for i in index], labels[index]
+    return [captions[i] for i in index], labels[index], images[index]
 
 
 def run_schedulers(args: argparse.Namespace) -> None:
@@ -163,7 +169,8 @@ def run_schedulers(args: argparse.Namespace) -> None:
     for name in args.schedulers:
         for guidance in args.guidances:
             start = time.time()
-            acc, _ = adherence(load_pipeline(name), model, captions, labels, (0,), 25, guidance)
+            pipe = load_pipeline(name, args.model)
+            acc, _ = adherence(pipe, model, captions, labels, (0,), 25, guidance)
             results["runs"].append({"scheduler": name, "guidance": guidance, "accuracy": acc,
                                     "seconds": round(time.time() - start, 1)})
             print(results["runs"][-1], flush=True)
@@ -191,12 +198,14 @@ def set_default_scheduler(name: str) -> None:
 def run_t2i(args: argparse.Namespace) -> None:
     torch.manual_seed(0)
     model, real_acc = train_classifier()
-    captions, labels = pick_captions(args.captions)
-    pipe = load_pipeline()
+    captions, labels, real = pick_examples(args.captions)
+    same_real = (classify(model, real) == labels).float().mean().item()
+    pipe = load_pipeline(model=args.model)
     acc, images = adherence(pipe, model, captions, labels, (0, 1), args.steps, args.guidance)
     image_grid(images[:64], columns=16).save(RESULTS / "t2i_samples.png")
     save_results("t2i", {
         "generated_group_accuracy": acc, "real_heldout_accuracy": real_acc,
+        "real_same_captions_accuracy": same_real,
         "captions": len(captions), "seeds": 2, "steps": args.steps, "guidance": args.guidance,
         "scheduler": type(pipe.scheduler).__name__, "chance_level": 1 / len(GROUPS),
     })
@@ -284,6 +293,7 @@ def main() -> None:
     parser.add_argument("what", choices=["all", "t2i", "schedulers", "sr", "speed", "set-default"])
     parser.add_argument("--scheduler", default="ddpm", help="for set-default")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--model", type=Path, default=MODEL, help="text-to-image model folder")
     parser.add_argument("--captions", type=int, default=200)
     parser.add_argument("--subset", type=int, default=72)
     parser.add_argument("--steps", type=int, default=25)

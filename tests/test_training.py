@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -135,7 +136,7 @@ def test_warm_start_continues_from_an_exported_model(tiny_data: Path, tmp_path: 
     trained = Trainer(tiny_config(tiny_data, tmp_path / "a", max_steps=20))
     trained.train()
     folder = tmp_path / "exported"
-    trained.tokenizer.save_pretrained(folder / "tokenizer")
+    shutil.copytree(tmp_path / "a" / "tokenizer", folder / "tokenizer")  # as export ships it
     trained.text_encoder.save_pretrained(folder / "text_encoder")
     trained.unet.save_pretrained(folder / "unet")
     warm = Trainer(tiny_config(tiny_data, tmp_path / "b", max_steps=4, init_from=str(folder)))
@@ -143,5 +144,6 @@ def test_warm_start_continues_from_an_exported_model(tiny_data: Path, tmp_path: 
         assert torch.equal(value, warm.unet.state_dict()[name]), name
     assert warm.tokenizer.get_vocab() == trained.tokenizer.get_vocab()
     assert torch.equal(warm.ids, trained.ids)
+    assert (tmp_path / "b" / "tokenizer" / "vocab.json").is_file()  # what export copies
     fresh = Trainer(tiny_config(tiny_data, tmp_path / "c", max_steps=4))
     assert np.mean(warm.train()) < np.mean(fresh.train())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -128,7 +129,8 @@ class Trainer:
         from transformers import CLIPTextModel, CLIPTokenizer
 
         self.tokenizer = CLIPTokenizer.from_pretrained(folder / "tokenizer")
-        self.tokenizer.save_pretrained(self.out / "tokenizer")
+        # the folder as shipped (vocab.json + merges.txt too): a later export copies them
+        shutil.copytree(folder / "tokenizer", self.out / "tokenizer", dirs_exist_ok=True)
         self.text_encoder = CLIPTextModel.from_pretrained(folder / "text_encoder").float()
         self.unet = UNet2DConditionModel.from_pretrained(folder / "unet").float()
 
