@@ -12,9 +12,12 @@ COLORS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189)]
 
 
 def read_log(path: Path, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) sorted by step; a step logged twice (a run resumed from an earlier
+    checkpoint) keeps its last value."""
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if key in r]
-    return np.array([r["step"] for r in rows]), np.array([r[key] for r in rows], dtype=float)
+    by_step = {r["step"]: r[key] for r in rows if key in r}
+    steps = np.array(sorted(by_step), dtype=int)
+    return steps, np.array([by_step[s] for s in steps], dtype=float)
 
 
 def smooth(values: np.ndarray, window: int) -> np.ndarray:
