@@ -245,3 +245,30 @@ def test_cpu_threads_follow_model_size(tiny_model_dir, monkeypatch):
         assert threads_for_model(pipe, DevicePlan("cpu", "float32", 3)) == 3
     finally:
         torch.set_num_threads(before)
+
+
+def test_cascade_reports_each_image_then_its_saved_upscaled_copy(engine, tiny_model_dir):
+    worker, rec, _ = engine
+    job = worker.submit(_request(tiny_model_dir, steps=2, batch_count=2, upscale_by=2))
+    rec.wait()
+    results = [e[2] for e in rec.events if e[0] == "result"]
+    assert rec.kinds(job)[-1] == "finished"
+    assert [(r.request.seed, r.upscaled_by) for r in results] == [(7, 1), (7, 2), (8, 1), (8, 2)]
+    base, big = results[0], results[1]
+    assert big.image.size == (128, 128) and big.path.is_file() and big.path != base.path
+    params = parse_infotext(read_parameters(big.path))
+    assert params["Seed"] == "7" and params["Size"] == "64x64"
+    assert params["Postprocess upscale by"] == "2" and params["Postprocess upscaler"]
+    # the SR output stays close to the image it enlarges
+    shrunk = np.asarray(big.image.resize((64, 64), Image.Resampling.BOX), dtype=float)
+    assert np.abs(shrunk - np.asarray(base.image, dtype=float)).mean() < 6
+
+
+def test_cascade_with_a_missing_upscaler_fails_before_generating(engine, tiny_model_dir,
+                                                                tmp_path):
+    worker, rec, _ = engine
+    job = worker.submit(_request(tiny_model_dir, upscale_by=4,
+                                 upscaler=str(tmp_path / "no-such-model")))
+    rec.wait()
+    assert rec.kinds(job) == ["started", "failed"]
+    assert "no-such-model" in rec.events[-1][2]

@@ -58,6 +58,21 @@ def test_typing_prompt_and_clicking_generate_streams_previews_then_saves(qtbot, 
     assert shown.pixelColor(10, 10).red() == np.asarray(result.image)[10, 10, 0]
 
 
+def test_upscale_cascade_shows_the_enlarged_copy_after_the_image(qtbot, studio_window):
+    window = studio_window
+    _set_small(window)
+    window.panel.upscale.setCurrentIndex(window.panel.upscale.findData(2))
+    signals = window.property("engine_signals")
+    with qtbot.waitSignal(signals.finished, timeout=60_000):
+        qtbot.mouseClick(window.panel.generate_button, Qt.MouseButton.LeftButton)
+    assert window.gallery.count() == 2
+    base, big = window.gallery.results
+    assert (base.upscaled_by, big.upscaled_by) == (1, 2)
+    assert big.path.is_file() and big.image.size == (128, 128)
+    assert window.canvas.image.size().width() == 128  # the last result shown is the big one
+    assert "Done" in window.progress_label.text()
+
+
 def test_ctrl_enter_generates_and_escape_cancels(qtbot, studio_window):
     window = studio_window
     _set_small(window, steps=200)
@@ -149,6 +164,7 @@ def test_settings_survive_a_restart(qtbot, tmp_path, tiny_model_dir):
     window.panel.prompt.setPlainText("a lighthouse at dusk")
     window.panel.steps.setValue(33)
     window.panel.scheduler.setCurrentText("DPM++ 2M")
+    window.panel.upscale.setCurrentIndex(window.panel.upscale.findData(4))
     window.edit_panel.mask_blur.setValue(12)
     window.edit_panel.area.setCurrentText("Whole picture")
     upscale = window.upscale.panel
@@ -162,6 +178,8 @@ def test_settings_survive_a_restart(qtbot, tmp_path, tiny_model_dir):
     values = window.panel.values()
     assert (values.prompt, values.steps, values.scheduler) == ("a lighthouse at dusk", 33,
                                                                "DPM++ 2M")
+    assert values.upscale_by == 4
+    assert window.panel.snapshot(str(tiny_model_dir), "tiny").upscale_by == 4
     edit, upscale = window.edit_panel, window.upscale.panel
     assert (edit.mask_blur.value(), edit.area.currentText()) == (12, "Whole picture")
     assert (upscale.scale.currentData(), upscale.tile.value(), upscale.prompt.text()) == (

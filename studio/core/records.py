@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PIL import Image
@@ -25,10 +25,12 @@ class ImageResult:
     path: Path | None
     save_error: str | None = None
     steps_done: int | None = None
+    upscaled_by: int = 1  # > 1: the cascade's upscaled copy of the image before it
 
 
-def infotext_for(request: GenerateRequest, steps_done: int | None = None) -> str:
-    """A1111 infotext for a single-image request."""
+def infotext_for(request: GenerateRequest, steps_done: int | None = None,
+                 upscaler_name: str | None = None) -> str:
+    """A1111 infotext for a single-image request (`upscaler_name`: its upscaled copy)."""
     model = request.model_name or Path(request.model_path).name
     params: dict[str, object] = {
         "Steps": request.steps,
@@ -49,6 +51,9 @@ def infotext_for(request: GenerateRequest, steps_done: int | None = None) -> str
         params["Masked area padding"] = request.mask_padding
     if request.kind is not JobKind.TXT2IMG:
         params["Work resolution"] = request.work_resolution
+    if upscaler_name is not None:  # A1111's keys for an upscaled ("extras") copy
+        params["Postprocess upscale by"] = request.upscale_by
+        params["Postprocess upscaler"] = upscaler_name
     params["Version"] = f"studio {__version__}"
     return format_infotext(request.prompt, request.negative_prompt, params)
 
@@ -75,3 +80,12 @@ class ResultSaver:
         except OSError as exc:
             path, error = None, f"Could not save to {self.outputs.root}: {exc.strerror or exc}"
         return ImageResult(job_id, index, image, request, infotext, path, error, steps_done)
+
+    def save_upscaled(self, base: ImageResult, image: Image.Image, request: GenerateRequest,
+                      upscaler_name: str) -> ImageResult:
+        """The cascade's upscaled copy of `base`, with the generation parameters."""
+        infotext = infotext_for(request, base.steps_done, upscaler_name)
+        result = self.save_with_infotext(base.job_id, base.index, image, request, infotext,
+                                         f"{request.seed}-x{request.upscale_by}",
+                                         base.steps_done)
+        return replace(result, upscaled_by=request.upscale_by)

@@ -51,6 +51,8 @@ class GenerateRequest:
     only_masked: bool = True
     mask_padding: int = 32
     work_resolution: int = 512  # long side the model works at for img2img / inpaint
+    upscale_by: int = 1  # txt2img cascade: also upscale each image 2x or 4x
+    upscaler: str = ""  # for upscale_by: "" = the built-in SR model, "lanczos", or a path
 
     def validate(self) -> None:
         """Raise ValueError with a user-facing message when a field is out of range."""
@@ -74,6 +76,8 @@ class GenerateRequest:
             raise ValueError(f"batch count must be between 1 and 100 (got {self.batch_count})")
         if not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be between 0 and {2**32 - 1} (got {self.seed})")
+        if self.upscale_by not in (1, 2, 4):
+            raise ValueError(f"upscale must be 1 (off), 2 or 4 (got {self.upscale_by})")
         if self.kind is not JobKind.TXT2IMG:
             self._validate_edit()
 

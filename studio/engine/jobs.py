@@ -47,10 +47,13 @@ def run_job(job_id: int, request: object, ctx, control: JobControl, events,  # n
 
 def run_batch(job_id: int, request: GenerateRequest, events, saver: ResultSaver,  # noqa: ANN001
               render: Callable, on_saved: Callable[[ImageResult], None] | None = None,
+              follow_up: Callable[[GenerateRequest, ImageResult], ImageResult] | None = None,
               ) -> list[ImageResult]:
     """Every image of a batch: render, save, then report it; a stopped image ends the batch.
 
-    `render(single_request, on_preview) -> (image, RunOutput)` makes one image.
+    `render(single_request, on_preview) -> (image, RunOutput)` makes one image;
+    `follow_up(single_request, result)` makes a saved derived image (the upscale cascade),
+    reported right after it.
     """
     results: list[ImageResult] = []
     for index in range(request.batch_count):
@@ -66,6 +69,9 @@ def run_batch(job_id: int, request: GenerateRequest, events, saver: ResultSaver,
             on_saved(result)
         results.append(result)
         events.job_result(result)
+        if follow_up is not None and not output.partial:
+            results.append(follow_up(single, result))
+            events.job_result(results[-1])
         if output.partial:
             break
     return results
@@ -84,4 +90,9 @@ def run_generate(job_id: int, request: GenerateRequest, ctx, control: JobControl
                                          on_status=events.engine_status)
         return output.image, output
 
-    return run_batch(job_id, request, events, saver, render)
+    follow_up = None
+    if request.upscale_by > 1:
+        from studio.engine.cascade import Cascade
+
+        follow_up = Cascade(request, ctx, control, saver).upscale
+    return run_batch(job_id, request, events, saver, render, follow_up=follow_up)

@@ -269,7 +269,8 @@ class MainWindow(QMainWindow):
         image = qimage_from_pil(result.image)
         self.canvas.set_image(image)
         self.gallery.add_result(result, image, result.infotext)
-        self.tracker.next_image()
+        if result.upscaled_by == 1:  # the cascade's upscaled copy is not a new image
+            self.tracker.next_image()
         if result.save_error:
             self.notice.show_message(result.save_error, "error")
 

@@ -41,6 +41,7 @@ class PanelValues:
     height: int
     scheduler: str
     batch_count: int
+    upscale_by: int = 1
 
 
 def _spin(low: int, high: int, value: int, step: int = 1) -> QSpinBox:
@@ -78,6 +79,11 @@ class PromptPanel(QWidget):
         self.scheduler = QComboBox()
         self.scheduler.addItems(SCHEDULER_NAMES)
         self.batch = _spin(1, 64, 1)
+        self.upscale = QComboBox()
+        for label, factor in (("Off", 1), ("2× (built-in SR)", 2), ("4× (built-in SR)", 4)):
+            self.upscale.addItem(label, factor)
+        self.upscale.setToolTip("Cascade: also save each image upscaled by the built-in "
+                                "super-resolution model (the original is kept)")
         self.last_seed: int | None = None
         self._build_layout()
 
@@ -95,6 +101,7 @@ class PromptPanel(QWidget):
         form.addRow("Seed", self._seed_row())
         form.addRow("Size", self._size_row())
         form.addRow("Batch count", self.batch)
+        form.addRow("Upscale", self.upscale)
         layout.addLayout(form)
         layout.addLayout(self._button_row())
 
@@ -166,7 +173,7 @@ class PromptPanel(QWidget):
             steps=self.steps.value(), guidance=round(self.guidance.value(), 2),
             seed=self.seed.value(), width=self.width_box.value(),
             height=self.height_box.value(), scheduler=self.scheduler.currentText(),
-            batch_count=self.batch.value(),
+            batch_count=self.batch.value(), upscale_by=int(self.upscale.currentData()),
         )
 
     def apply_values(self, values: PanelValues) -> None:
@@ -181,6 +188,8 @@ class PromptPanel(QWidget):
         if index >= 0:
             self.scheduler.setCurrentIndex(index)
         self.batch.setValue(values.batch_count)
+        index = self.upscale.findData(values.upscale_by)
+        self.upscale.setCurrentIndex(max(index, 0))
 
     def snapshot(self, model_path: str, model_name: str) -> GenerateRequest:
         """A frozen request from the current values; a random seed is drawn here."""
@@ -192,6 +201,7 @@ class PromptPanel(QWidget):
             model_path=model_path, model_name=model_name, prompt=prompt,
             negative_prompt=v.negative_prompt, steps=v.steps, guidance=v.guidance, seed=seed,
             width=v.width, height=v.height, scheduler=v.scheduler, batch_count=v.batch_count,
+            upscale_by=v.upscale_by,
         )
 
 
