@@ -60,6 +60,11 @@ def run_request(request: GenerateRequest, paths: list[Path], device: str = "auto
     plan = plan_device(None if device == "auto" else device)
     apply_threads(plan)
     runner = GenerationRunner(PipelineCache(plan), max_preview_fps=0)
+    cascade = None
+    if request.upscale_by > 1:  # resolved (and checked) before generating
+        from studio.engine.cascade import Cascade
+
+        cascade = Cascade(request, {}, plan.device, JobControl())
     for index, path in enumerate(paths):
         single = request.for_batch_index(index)
         label = f"{path.name} (seed {single.seed})"
@@ -76,6 +81,14 @@ def run_request(request: GenerateRequest, paths: list[Path], device: str = "auto
                 return fail("interrupted", 130)
         write_png_atomic(output.image, path, infotext_for(single))
         print(path)
+        if cascade is not None:
+            try:
+                image, name = cascade.upscale(single, output.image, path.name)
+            except (ModelLoadError, ValueError) as exc:
+                return fail(f"upscale: {exc}", 1)
+            big = path.with_name(f"{path.stem}-x{single.upscale_by}{path.suffix}")
+            write_png_atomic(image, big, infotext_for(single, upscaler_name=name))
+            print(big)
     return 0
 
 

@@ -34,26 +34,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from studio.commands.common import fail, load_entry, make_request, run_request
-    from studio.commands.upscale import upscale_outputs
+    from studio.core.upscaler_catalog import resolve_upscaler
 
     try:
         entry = load_entry(args.model)
-        request = make_request(args, entry)
+        request = replace(make_request(args, entry), upscale_by=args.upscale or 1,
+                          upscaler=args.upscaler or "")
         request.validate()
         if args.upscale:
-            from studio.core.upscaler_catalog import resolve_upscaler
-
-            upscaler = resolve_upscaler(args.upscaler)
+            resolve_upscaler(args.upscaler)  # a missing upscaler fails before generating
     except (FileNotFoundError, ValueError) as exc:
         return fail(str(exc))
     if args.output.suffix.lower() != ".png":
         return fail(f"--output must be a .png file (got {args.output})")
     paths = [_numbered(args.output, i, request.batch_count) for i in range(request.batch_count)]
-    status = run_request(request, paths, args.device)
-    if status or not args.upscale:
-        return status
-    return upscale_outputs(paths, upscaler, args.upscale, args.device)
+    return run_request(request, paths, args.device)
 
 
 def _numbered(path: Path, index: int, count: int) -> Path:

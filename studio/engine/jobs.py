@@ -94,5 +94,12 @@ def run_generate(job_id: int, request: GenerateRequest, ctx, control: JobControl
     if request.upscale_by > 1:
         from studio.engine.cascade import Cascade
 
-        follow_up = Cascade(request, ctx, control, saver).upscale
+        cascade = Cascade(request, ctx.caches.setdefault("upscale", {}),
+                          getattr(ctx.plan, "device", "cpu"), control)
+
+        def follow_up(single: GenerateRequest, base: ImageResult) -> ImageResult:
+            source_name = base.path.name if base.path else ""
+            image, name = cascade.upscale(single, base.image, source_name)
+            return saver.save_upscaled(base, image, single, name)
+
     return run_batch(job_id, request, events, saver, render, follow_up=follow_up)
