@@ -11,6 +11,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from studio.app import AppConfig, build_app
+from studio.core.history import HistoryEntry
 from studio.core.metadata import read_image_parameters
 from studio.engine.context import EngineContext
 from studio.engine.device import plan_device
@@ -112,6 +113,40 @@ def test_rerun_and_use_as_source_from_history(qtbot, open_app):
     lost.use_as_source(entry)
     assert window.edit.source is not None and window.edit.source.size == (64, 64)
     assert window.tabs.currentWidget() is window.edit_panel
+
+
+def _entry_for(tmp_path, name: str, infotext: str) -> HistoryEntry:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", infotext)
+    path = tmp_path / name
+    Image.new("RGB", (64, 64), "gray").save(path, pnginfo=info)
+    return HistoryEntry(1, path, 0.0, "", "", infotext, 64, 64, b"")
+
+
+def test_rerun_of_an_edit_result_restores_it_for_the_edit_tab_without_generating(
+        qtbot, open_app, tmp_path):
+    window, _ = open_app(engine=False)
+    entry = _entry_for(tmp_path, "edit.png", "a cat\nSteps: 9, Sampler: DDIM, CFG scale: 5, "
+                       "Seed: 3, Size: 64x64, Denoising strength: 0.6, Mode: inpaint")
+    submitted = []
+    window.submit_job = submitted.append
+    assert window.nothing_lost.rerun(entry) is None
+    assert submitted == [] and window.tabs.currentWidget() is window.edit_panel
+    assert window.edit_panel.prompt.toPlainText() == "a cat"
+    assert window.edit_panel.strength.value() == pytest.approx(0.6)
+    assert "source image that is not stored" in window.notice.label.text()
+
+
+def test_rerun_of_an_upscaled_copy_turns_the_cascade_on(qtbot, open_app, tmp_path):
+    window, _ = open_app(engine=False)
+    entry = _entry_for(tmp_path, "big.png", "a cat\nSteps: 9, Sampler: DDIM, CFG scale: 5, "
+                       "Seed: 3, Size: 64x64, Postprocess upscale by: 4, "
+                       "Postprocess upscaler: sr-residual")
+    assert window.nothing_lost.restore_parameters(entry.path)
+    assert window.panel.values().upscale_by == 4
+    plain = _entry_for(tmp_path, "plain.png", "a dog\nSteps: 9, Seed: 3, Size: 64x64")
+    assert window.nothing_lost.restore_parameters(plain.path)
+    assert window.panel.values().upscale_by == 1
 
 
 def _a1111_png(tmp_path, text=A1111, key="parameters"):

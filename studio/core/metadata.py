@@ -34,6 +34,8 @@ class ImageParameters:
     height: int | None = None
     model: str | None = None
     strength: float | None = None
+    mode: str | None = None  # "img2img" / "inpaint" for edit results (txt2img: None)
+    upscale_by: int | None = None  # 2 or 4: an upscaled copy ("Postprocess upscale by")
     source: str = ""  # "a1111" (also ours) or "comfyui"
 
     def is_empty(self) -> bool:
@@ -135,8 +137,15 @@ def parameters_from_infotext(text: str) -> ImageParameters:
         width=width, height=height,
         model=parsed.get("Model") or None,
         strength=_float(parsed.get("Denoising strength"), 0.0, 1.0),
+        mode=parsed.get("Mode") if parsed.get("Mode") in ("img2img", "inpaint") else None,
+        upscale_by=_upscale(parsed.get("Postprocess upscale by")),
         source="a1111",
     )
+
+
+def _upscale(value: object) -> int | None:
+    number = _float(value, 1.0, 16.0)
+    return int(number) if number in (2.0, 4.0) else None
 
 
 # ----- reading files ------------------------------------------------------------------------

@@ -279,7 +279,20 @@ class NothingLost(QObject):
             self.window.canvas.set_image(qimage_from_pil(image))
 
     def rerun(self, entry: HistoryEntry) -> int | None:
+        """Generate again with an image's parameters; an edit result needs its source image,
+        which is not stored, so its parameters are restored and the Edit tab is shown."""
         if not self.restore_parameters(entry.path):
+            return None
+        params = read_image_parameters(entry.path)
+        if params is not None and params.mode is not None:
+            edit_panel = self.window.edit_panel
+            edit_panel.prompt.setPlainText(params.prompt or "")
+            edit_panel.negative.setPlainText(params.negative_prompt or "")
+            self.window.tabs.setCurrentWidget(edit_panel)
+            self.window.notice.show_message(
+                f"{entry.path.name} was made by {params.mode} from a source image that is not "
+                "stored: its settings are restored — open the source in the Edit tab and run "
+                "it again.", "info")
             return None
         return self.window.generate()
 

@@ -59,6 +59,9 @@ def apply_parameters(panel: PromptPanel, params: ImageParameters) -> list[str]:
         updates["seed"] = seed % (panel.seed.maximum() + 1)
         applied[applied.index("seed")] = f"seed {seed} reduced to {updates['seed']}"
     updates["batch_count"] = 1
+    updates["upscale_by"] = params.upscale_by or 1  # an upscaled copy re-runs its cascade
+    if params.upscale_by:
+        applied.append(f"upscale {params.upscale_by}×")
     panel.apply_values(replace(values, **updates))  # type: ignore[arg-type]
     return applied
 
