@@ -26,7 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from studio.data.emoji import GROUPS  # noqa: E402
-from studio.training.common import image_grid, load_image_folder, pil_to_tensor  # noqa: E402
+from studio.training.common import (  # noqa: E402
+    image_grid,
+    load_image_folder,
+    pil_to_tensor,
+    tensor_to_pil,
+)
 
 RESULTS = ROOT / "bench" / "quality_results"
 MODEL = ROOT / "resources" / "models" / "emoji-sd"
@@ -160,6 +165,20 @@ def pick_examples(count: int) -> tuple[list[str], torch.Tensor, torch.Tensor]:
     return [captions[i] for i in index], labels[index], images[index]
 
 
+def identity_ranks(generated: torch.Tensor, real: torch.Tensor, all_real: torch.Tensor
+                   ) -> torch.Tensor:
+    """Rank (1 = nearest) of each prompt's own emoji among all real emoji, by the L2 distance
+    of 16x16 area-downsampled RGB: does "red apple" look more like the red apple than like
+    any of the other emoji?"""
+    def small(x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, size=16, mode="area").flatten(1)
+
+    gen, pool = small(generated), small(all_real)
+    own = (gen - small(real)).pow(2).sum(1)
+    distances = torch.cdist(gen, pool).pow(2)
+    return (distances < own[:, None] - 1e-6).sum(1) + 1
+
+
 def run_schedulers(args: argparse.Namespace) -> None:
     """Compare samplers (and guidance) at 25 steps on a subset; picks the default scheduler."""
     torch.manual_seed(0)
@@ -203,12 +222,33 @@ def run_t2i(args: argparse.Namespace) -> None:
     pipe = load_pipeline(model=args.model)
     acc, images = adherence(pipe, model, captions, labels, (0, 1), args.steps, args.guidance)
     image_grid(images[:64], columns=16).save(RESULTS / "t2i_samples.png")
+    generated = torch.stack([pil_to_tensor(im) for im in images])
+    ranks = identity_ranks(generated, real.repeat(2, 1, 1, 1), emoji_groups()[0])
+    apple = red_apple_sheet(pipe, args)
     save_results("t2i", {
         "generated_group_accuracy": acc, "real_heldout_accuracy": real_acc,
         "real_same_captions_accuracy": same_real,
+        "identity_top1": (ranks == 1).float().mean().item(),
+        "identity_top5": (ranks <= 5).float().mean().item(),
+        "identity_median_rank": ranks.median().item(), "identity_pool": len(emoji_groups()[0]),
         "captions": len(captions), "seeds": 2, "steps": args.steps, "guidance": args.guidance,
         "scheduler": type(pipe.scheduler).__name__, "chance_level": 1 / len(GROUPS),
+        "red_apple_identity_ranks": apple,
     })
+
+
+def red_apple_sheet(pipe, args: argparse.Namespace) -> list[int]:
+    """The real red apple, then 8 seeds of its prompt (`red_apple.png`); identity ranks."""
+    images, captions, _ = emoji_groups()
+    caption = "red apple, food & drink, food fruit"
+    real = images[captions.index(caption)]
+    generated = [generate(pipe, [caption], seed, args.steps, args.guidance)[0]
+                 for seed in range(8)]
+    stack = torch.stack([pil_to_tensor(im) for im in generated])
+    ranks = identity_ranks(stack, real.expand(8, -1, -1, -1), images).tolist()
+    tiles = [tensor_to_pil(real), *generated]
+    image_grid([t.resize((128, 128)) for t in tiles], columns=9).save(RESULTS / "red_apple.png")
+    return ranks
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
