@@ -16,6 +16,12 @@ def test_short_names_expand_to_the_models_caption_format(tmp_path):
     loaded = load_expansions(tmp_path)
     assert expand_prompt("Red  Apple", loaded) == "red apple, food & drink, food fruit"
     assert expand_prompt("a red apple on a table", loaded) == "a red apple on a table"
+    assert expand_prompt("A red apple", loaded) == "red apple, food & drink, food fruit"
+    assert expand_prompt("red apple, glossy", loaded) == (
+        "red apple, food & drink, food fruit, glossy")
+    assert expand_prompt("red apple, ", loaded) == "red apple, food & drink, food fruit"
+    assert expand_prompt("the grinning face", loaded).startswith("grinning face, smileys")
+    assert expand_prompt("apple, red", loaded) == "apple, red"
     assert expand_prompt("", loaded) == ""
     assert load_expansions(tmp_path / "missing") == {}
     (tmp_path / "prompts.json").write_text("{broken")

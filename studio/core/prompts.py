@@ -22,10 +22,23 @@ def load_expansions(model_path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in expansions.items()} if isinstance(expansions, dict) else {}
 
 
+_ARTICLES = ("a ", "an ", "the ")
+
+
 def expand_prompt(prompt: str, expansions: dict[str, str]) -> str:
-    """The model's full caption when `prompt` is exactly one of its short names, else `prompt`."""
-    key = " ".join(prompt.lower().split())
-    return expansions.get(key, prompt)
+    """The model's full caption when `prompt` starts with one of its short names.
+
+    "red apple", "A red apple" and "red apple, glossy" all expand ("…, glossy" is kept after
+    the caption); anything else is left exactly as typed.
+    """
+    head, sep, rest = prompt.partition(",")
+    key = " ".join(head.lower().split())
+    if key not in expansions:
+        key = next((key[len(a):] for a in _ARTICLES if key.startswith(a)), key)
+    if key not in expansions:
+        return prompt
+    rest = rest.strip()
+    return f"{expansions[key]}, {rest}" if sep and rest else expansions[key]
 
 
 def build_expansions(captions: list[str]) -> dict[str, str]:
