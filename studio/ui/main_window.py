@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from studio.core.models import ModelEntry, ModelRegistry, model_defaults, native_resolution
 from studio.core.previews import RegionPreview
 from studio.core.progress import ProgressTracker, format_duration
+from studio.core.prompts import load_expansions
 from studio.core.records import ImageResult
 from studio.core.requests import GenerateRequest
 from studio.engine.signals import EngineSignals
@@ -196,6 +197,7 @@ class MainWindow(QMainWindow):
             self.panel.set_native_size(size)
             self.edit_panel.work_resolution.setValue(size)
         self.panel.apply_model_defaults(model_defaults(entry.path))
+        self.panel.prompt.set_names(list(load_expansions(entry.path)))
         self.progress_label.setText(f"Model: {entry.name}")
 
     def add_model_folder(self) -> None:

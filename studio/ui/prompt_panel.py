@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.prompts import expand_prompt, load_expansions
 from studio.core.requests import SCHEDULER_NAMES, GenerateRequest
+from studio.ui.prompt_edit import PromptEdit
 
 RANDOM_SEED = -1
 _MAX_SEED = 2**31 - 1
@@ -61,7 +62,7 @@ class PromptPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.prompt = QPlainTextEdit()
+        self.prompt = PromptEdit()
         self.prompt.setPlaceholderText("Describe the image… (leave empty with guidance 1 for "
                                        "unconditioned generation)")
         self.negative = QPlainTextEdit()
