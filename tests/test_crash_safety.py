@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import textwrap
 import threading
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from studio.core.history import DB_NAME, History
@@ -84,3 +86,16 @@ def test_sigkill_mid_job_keeps_every_earlier_result_and_a_consistent_index(tmp_p
     assert not [p for p in root.iterdir() if ".corrupt-" in p.name]
     clean_temp_files(root, older_than_s=0)
     assert not [p for p in root.rglob(".tmp-*")]
+
+
+@pytest.mark.skipif(not hasattr(os, "fchmod"), reason="POSIX file modes")
+def test_saved_images_get_the_umask_mode_not_the_temp_files_0600(tmp_path):
+    from studio.core.outputs import OutputFolder, process_umask, write_png_atomic
+
+    image = Image.new("RGB", (8, 8), "red")
+    single = write_png_atomic(image, tmp_path / "a.png", "x")
+    claimed = OutputFolder(tmp_path / "out").save(image, "x", "1")
+    want = 0o666 & ~process_umask()
+    assert want & 0o044  # the usual umask lets others read
+    for path in (single, claimed):
+        assert stat.S_IMODE(path.stat().st_mode) == want, path

@@ -9,6 +9,7 @@ falls back to an `O_EXCL` claim on file systems without hard links.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import os
 import re
 import tempfile
@@ -35,6 +36,20 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+@functools.cache
+def process_umask() -> int:
+    """The process umask, read without changing it where possible (no race with threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_temp_png(image: Image.Image, folder: Path, infotext: str | None) -> Path:
     """Write `image` (with its infotext) to a fsynced `.tmp-*.png` file in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -43,6 +58,8 @@ def write_temp_png(image: Image.Image, folder: Path, infotext: str | None) -> Pa
         info.add_itxt("parameters", infotext)
     fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".png", dir=folder)
     try:
+        if hasattr(os, "fchmod"):  # mkstemp makes 0600; a saved image gets the usual mode
+            os.fchmod(fd, 0o666 & ~process_umask())
         with os.fdopen(fd, "wb") as handle:
             image.save(handle, format="PNG", pnginfo=info)
             handle.flush()
