@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu, QMessageBox
 
 from studio.core.autosave import Autosave, SessionMarker, Snapshot
 from studio.core.history import History, HistoryEntry, IndexingSaver
-from studio.core.metadata import read_image_parameters
+from studio.core.metadata import ImageParameters, read_image_parameters
 from studio.core.outputs import OutputFolder, clean_temp_files
 from studio.core.records import ImageResult
 from studio.ui.history_panel import HistoryPanel
@@ -281,10 +281,10 @@ class NothingLost(QObject):
     def rerun(self, entry: HistoryEntry) -> int | None:
         """Generate again with an image's parameters; an edit result needs its source image,
         which is not stored, so its parameters are restored and the Edit tab is shown."""
-        if not self.restore_parameters(entry.path):
+        params = self.restore_parameters(entry.path)
+        if params is None:
             return None
-        params = read_image_parameters(entry.path)
-        if params is not None and params.mode is not None:
+        if params.mode is not None:
             edit_panel = self.window.edit_panel
             edit_panel.prompt.setPlainText(params.prompt or "")
             edit_panel.negative.setPlainText(params.negative_prompt or "")
@@ -332,13 +332,14 @@ class NothingLost(QObject):
         return menu
 
     # ----- parameters from images --------------------------------------------------------------
-    def restore_parameters(self, path: Path) -> bool:
-        """Read an image's generation parameters into the prompt panel; False if it has none."""
+    def restore_parameters(self, path: Path) -> ImageParameters | None:
+        """Read an image's generation parameters into the prompt panel and return them;
+        None (and a warning) if it has none."""
         params = read_image_parameters(Path(path))
         if params is None or params.is_empty():
             self.window.notice.show_message(
                 f"{Path(path).name} carries no generation parameters.", "warning")
-            return False
+            return None
         applied = apply_parameters(self.window.panel, params)
         edit_panel = getattr(self.window, "edit_panel", None)
         if params.strength is not None and hasattr(edit_panel, "strength"):
@@ -349,7 +350,7 @@ class NothingLost(QObject):
         what = "ComfyUI workflow" if params.source == "comfyui" else "parameters"
         self.window.notice.show_message(
             f"Restored {what} from {Path(path).name} ({', '.join(applied)}).{note}", "info")
-        return True
+        return params
 
     def _select_model(self, name: str | None) -> str:
         if not name:
