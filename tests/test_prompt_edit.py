@@ -48,3 +48,15 @@ def test_no_suggestions_after_a_comma_or_for_unknown_words(qtbot) -> None:
     assert not edit.completer.popup().isVisible()
     QTest.keyClick(edit, Qt.Key.Key_Return)
     assert edit.toPlainText() == "zebra\n"  # without a popup Enter is a newline as usual
+
+
+def test_choosing_a_name_that_longer_names_contain_closes_the_popup(qtbot) -> None:
+    edit = _shown(qtbot)
+    edit.set_names(["cat", "cat face"])
+    qtbot.keyClicks(edit, "ca")
+    popup = edit.completer.popup()
+    qtbot.waitUntil(popup.isVisible)
+    QTest.keyClick(popup, Qt.Key.Key_Down)  # "cat", the first of the two
+    QTest.keyClick(popup, Qt.Key.Key_Return)
+    assert edit.toPlainText() == "cat"
+    assert not popup.isVisible()

@@ -33,11 +33,9 @@ class PromptEdit(QPlainTextEdit):
         self.completer.popup().hide()
 
     def choose(self, name: str) -> None:
-        self.blockSignals(True)  # no new suggestions for the text we just chose
         self.setPlainText(name)
-        self.blockSignals(False)
         self.moveCursor(QTextCursor.MoveOperation.End)
-        self.textChanged.emit()  # listeners other than the completer still hear of it
+        self.completer.popup().hide()  # final, even when longer names contain it
 
     def _suggest(self) -> None:
         text = " ".join(self.toPlainText().split())
