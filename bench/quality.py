@@ -154,13 +154,14 @@ def adherence(pipe, model, captions, labels, seeds, steps, guidance) -> tuple[fl
 
 
 def pick_captions(count: int) -> tuple[list[str], torch.Tensor]:
-    captions, labels, _ = pick_examples(count)
+    captions, labels, _ = pick_examples(count, emoji_groups())
     return captions, labels
 
 
-def pick_examples(count: int) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+def pick_examples(count: int, groups: tuple[torch.Tensor, list[str], torch.Tensor]
+                  ) -> tuple[list[str], torch.Tensor, torch.Tensor]:
     """`count` captions spread over all groups, their labels and their real images."""
-    images, captions, labels = emoji_groups()
+    images, captions, labels = groups
     index = np.linspace(0, len(captions) - 1, count).round().astype(int)
     return [captions[i] for i in index], labels[index], images[index]
 
@@ -217,29 +218,31 @@ def set_default_scheduler(name: str) -> None:
 def run_t2i(args: argparse.Namespace) -> None:
     torch.manual_seed(0)
     model, real_acc = train_classifier()
-    captions, labels, real = pick_examples(args.captions)
+    groups = emoji_groups()  # all real emoji, loaded once
+    captions, labels, real = pick_examples(args.captions, groups)
     same_real = (classify(model, real) == labels).float().mean().item()
     pipe = load_pipeline(model=args.model)
     acc, images = adherence(pipe, model, captions, labels, (0, 1), args.steps, args.guidance)
     image_grid(images[:64], columns=16).save(RESULTS / "t2i_samples.png")
     generated = torch.stack([pil_to_tensor(im) for im in images])
-    ranks = identity_ranks(generated, real.repeat(2, 1, 1, 1), emoji_groups()[0])
-    apple = red_apple_sheet(pipe, args)
+    ranks = identity_ranks(generated, real.repeat(2, 1, 1, 1), groups[0])
+    apple = red_apple_sheet(pipe, args, groups)
     save_results("t2i", {
         "generated_group_accuracy": acc, "real_heldout_accuracy": real_acc,
         "real_same_captions_accuracy": same_real,
         "identity_top1": (ranks == 1).float().mean().item(),
         "identity_top5": (ranks <= 5).float().mean().item(),
-        "identity_median_rank": ranks.median().item(), "identity_pool": len(emoji_groups()[0]),
+        "identity_median_rank": ranks.median().item(), "identity_pool": len(groups[0]),
         "captions": len(captions), "seeds": 2, "steps": args.steps, "guidance": args.guidance,
         "scheduler": type(pipe.scheduler).__name__, "chance_level": 1 / len(GROUPS),
         "red_apple_identity_ranks": apple,
     })
 
 
-def red_apple_sheet(pipe, args: argparse.Namespace) -> list[int]:
+def red_apple_sheet(pipe, args: argparse.Namespace,
+                    groups: tuple[torch.Tensor, list[str], torch.Tensor]) -> list[int]:
     """The real red apple, then 8 seeds of its prompt (`red_apple.png`); identity ranks."""
-    images, captions, _ = emoji_groups()
+    images, captions, _ = groups
     caption = "red apple, food & drink, food fruit"
     real = images[captions.index(caption)]
     generated = [generate(pipe, [caption], seed, args.steps, args.guidance)[0]
