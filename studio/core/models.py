@@ -165,10 +165,16 @@ def native_resolution(model_path: Path) -> int | None:
 DEFAULTS_FILE = "studio.json"
 
 
-def model_defaults(model_path: Path) -> dict[str, object]:
-    """Recommended settings a model folder ships in `studio.json` (steps, guidance, scheduler)."""
+def model_json_section(model_path: Path, filename: str, key: str) -> dict:
+    """The `key` object of a JSON file a model folder ships; {} when missing or malformed."""
     try:
-        data = json.loads((Path(model_path) / DEFAULTS_FILE).read_text("utf-8"))
+        data = json.loads((Path(model_path) / filename).read_text("utf-8"))
     except (OSError, ValueError):
         return {}
-    return data.get("defaults", {}) if isinstance(data, dict) else {}
+    section = data.get(key, {}) if isinstance(data, dict) else {}
+    return section if isinstance(section, dict) else {}
+
+
+def model_defaults(model_path: Path) -> dict[str, object]:
+    """Recommended settings a model folder ships in `studio.json` (steps, guidance, scheduler)."""
+    return model_json_section(model_path, DEFAULTS_FILE, "defaults")

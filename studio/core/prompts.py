@@ -7,19 +7,16 @@ bare "red apple" is expanded to the full caption; any other prompt is left as ty
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from studio.core.models import model_json_section
 
 PROMPTS_FILE = "prompts.json"
 
 
 def load_expansions(model_path: Path) -> dict[str, str]:
-    try:
-        data = json.loads((Path(model_path) / PROMPTS_FILE).read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
-    expansions = data.get("expansions", {}) if isinstance(data, dict) else {}
-    return {str(k): str(v) for k, v in expansions.items()} if isinstance(expansions, dict) else {}
+    expansions = model_json_section(model_path, PROMPTS_FILE, "expansions")
+    return {str(k): str(v) for k, v in expansions.items()}
 
 
 _ARTICLES = ("a ", "an ", "the ")
