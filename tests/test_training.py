@@ -11,7 +11,12 @@ import pytest
 import torch
 from PIL import Image
 
-from studio.training.diffusion import forward_moments, training_scheduler
+from studio.training.diffusion import (
+    ddpm_loss,
+    forward_moments,
+    min_snr_weights,
+    training_scheduler,
+)
 from studio.training.trainer import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +60,29 @@ def test_forward_process_matches_closed_form() -> None:
         assert torch.allclose(xt.var(0), var[0], rtol=0.05, atol=1e-4)
     abar = scheduler.alphas_cumprod
     assert abar[0] > 0.99 and abar[-1] < 0.01
+
+
+def test_min_snr_weights_only_the_low_noise_steps() -> None:
+    scheduler = training_scheduler()
+    t = torch.tensor([0, 50, 500, 999])
+    weights = min_snr_weights(scheduler, t, gamma=5.0)
+    abar = scheduler.alphas_cumprod[t]
+    assert torch.allclose(weights[:2], 5.0 * (1 - abar[:2]) / abar[:2])
+    assert weights[0] < 0.01 and torch.equal(weights[2:], torch.ones(2))
+
+
+def test_min_snr_loss_is_the_weighted_noise_mse() -> None:
+    scheduler, x0 = training_scheduler(), torch.zeros(6, 2, 4, 4)
+    zero_denoiser = lambda x, t: torch.zeros_like(x)  # noqa: E731
+    plain = ddpm_loss(zero_denoiser, scheduler, x0, torch.Generator().manual_seed(3))
+    weighted = ddpm_loss(zero_denoiser, scheduler, x0, torch.Generator().manual_seed(3), 5.0)
+    generator = torch.Generator().manual_seed(3)
+    t = torch.randint(0, 1000, (6,), generator=generator)
+    noise = torch.randn(x0.shape, generator=generator)
+    per_sample = noise.pow(2).flatten(1).mean(1)
+    assert torch.isclose(plain, per_sample.mean())
+    assert torch.isclose(weighted, (per_sample * min_snr_weights(scheduler, t, 5.0)).mean())
+    assert weighted < plain
 
 
 def test_loss_falls_on_tiny_set(tiny_data: Path, tmp_path: Path) -> None:

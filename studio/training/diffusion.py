@@ -59,14 +59,29 @@ def ddpm_loss(
     scheduler: DDPMScheduler,
     x0: torch.Tensor,
     generator: torch.Generator,
+    snr_gamma: float = 0.0,
 ) -> torch.Tensor:
-    """MSE between predicted and true noise at uniformly sampled timesteps."""
+    """MSE between predicted and true noise at uniformly sampled timesteps.
+
+    ``snr_gamma`` > 0 weights each sample by min(SNR_t, gamma) / SNR_t (Min-SNR, Hang et al.
+    2023): easy low-noise steps count less, so the global shape is learned sooner.
+    """
     t = torch.randint(0, scheduler.config.num_train_timesteps, (x0.shape[0],), generator=generator)
     noise = torch.randn(x0.shape, generator=generator)
     t, noise = t.to(x0.device), noise.to(x0.device, x0.dtype)
     noisy = scheduler.add_noise(x0, noise, t)
     prediction = denoiser(noisy, t)
-    return torch.nn.functional.mse_loss(prediction.float(), noise.float())
+    if snr_gamma <= 0:
+        return torch.nn.functional.mse_loss(prediction.float(), noise.float())
+    per_sample = (prediction.float() - noise.float()).pow(2).flatten(1).mean(1)
+    return (per_sample * min_snr_weights(scheduler, t, snr_gamma)).mean()
+
+
+def min_snr_weights(scheduler: DDPMScheduler, t: torch.Tensor, gamma: float) -> torch.Tensor:
+    """min(SNR_t, gamma) / SNR_t for noise prediction, SNR_t = abar_t / (1 - abar_t)."""
+    abar = scheduler.alphas_cumprod.to(t.device)[t].float()
+    snr = abar / (1 - abar)
+    return snr.clamp(max=gamma) / snr
 
 
 @torch.no_grad()

@@ -55,6 +55,7 @@ class TrainConfig:
     max_minutes: float = 0.0
     ema_decay: float = 0.999
     cond_drop: float = 0.1
+    snr_gamma: float = 0.0  # Min-SNR loss weighting; 0 = plain noise MSE
     grad_clip: float = 1.0
     seed: int = 0
     threads: int = 1
@@ -183,7 +184,10 @@ class Trainer:
         )
         with autocast:
             emb = self.text_encoder(ids)[0]
-            loss = ddpm_loss(lambda x, t: self.unet(x, t, emb).sample, self.scheduler, x0, gen)
+            loss = ddpm_loss(
+                lambda x, t: self.unet(x, t, emb).sample, self.scheduler, x0, gen,
+                self.config.snr_gamma,
+            )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         params = [*self.unet.parameters(), *self.text_encoder.parameters()]
