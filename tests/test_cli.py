@@ -36,6 +36,8 @@ def test_generate_writes_png_with_parameters_and_is_reproducible(tiny_model_dir,
     assert params["Size"] == "64x64"  # the model's native size when none is given
     assert Image.open(b).size == (64, 64)
     assert "b.png" in again.stdout
+    # transformers' "install torchvision" notice is irrelevant to Studio and filtered out
+    assert "torchvision" not in first.stderr + again.stderr
 
 
 def test_bad_input_exits_non_zero_with_a_clear_message(tiny_model_dir, tmp_path):
