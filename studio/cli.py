@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
+
+from studio.engine.device import configure_process_env
 
 # Each module exposes `register(subparsers)`, which adds its subcommands and sets `func`.
 _COMMAND_MODULES = (
@@ -31,26 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _TorchvisionFallbackFilter(logging.Filter):
-    """Drops transformers' "requires torchvision; falling back to the PIL processor" notice.
-
-    Studio never uses those image processors (they belong to pipelines' optional safety
-    checkers and other models), so the advice to install torchvision only misleads.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "requires torchvision (not installed)" not in record.getMessage()
-
-
-def quiet_irrelevant_library_notices() -> None:
-    """Install the log filters above (idempotent); called once by `main`."""
-    logger = logging.getLogger("transformers.utils.import_utils")
-    if not any(isinstance(f, _TorchvisionFallbackFilter) for f in logger.filters):
-        logger.addFilter(_TorchvisionFallbackFilter())
-
-
 def main(argv: list[str] | None = None) -> int:
-    quiet_irrelevant_library_notices()
+    # Before build_parser: registering the train/data commands imports torch and transformers,
+    # which read these settings (OpenMP wait policy, library log levels) only at import.
+    configure_process_env()
     args_list = sys.argv[1:] if argv is None else argv
     if not args_list:
         from studio.app import run_gui
