@@ -82,14 +82,14 @@ def gui_lateness_and_cancel(request: GenerateRequest, tmp: Path) -> dict:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from studio.engine.signals import EngineSignals
-    from studio.engine.worker import EngineWorker
+    from studio.engine.local_backend import LocalBackend
+    from studio.ui.engine_signals import EngineSignals
 
     app = QApplication.instance() or QApplication([])
-    signals = EngineSignals()
     plan = plan_device()
-    worker = EngineWorker(signals, ResultSaver(OutputFolder(tmp)),
+    worker = LocalBackend(ResultSaver(OutputFolder(tmp)),
                           lambda: EngineContext.create(plan, set_threads=False))
+    signals = EngineSignals(worker)
     worker.start()
     lateness: list[float] = []
     state = {"last": time.perf_counter(), "done": 0, "cancel_at": None, "steps_after": []}

@@ -7,6 +7,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from studio.core.paths import default_data_dir, default_outputs_root
 from studio.engine.device import configure_process_env
 
 
@@ -20,49 +21,55 @@ class AppConfig:
     data_dir: Path | None = None  # autosave + session marker; None: `outputs_root/.studio`
 
 
-def default_outputs_root() -> Path:
-    env = os.environ.get("STUDIO_OUTPUTS")
-    if env:
-        return Path(env).expanduser()
-    pictures = Path.home() / "Pictures"
-    return (pictures if pictures.is_dir() else Path.home()) / "Studio"
-
-
-def default_data_dir() -> Path:
-    env = os.environ.get("STUDIO_DATA")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "Studio"
-
-
 def config_from_env() -> AppConfig:
     extra = [Path(p) for p in os.environ.get("STUDIO_MODELS", "").split(os.pathsep) if p]
     return AppConfig(extra_model_dirs=extra, data_dir=default_data_dir())
 
 
 def build_app(config: AppConfig, context_factory=None, settings=None):  # noqa: ANN001, ANN201
-    """Create signals (GUI thread), worker and window; returns (window, worker)."""
+    """Create the backend, its GUI-thread signals, the window and its controllers.
+
+    Returns (window, backend); the backend is started.
+    """
     from studio.core.history import IndexingSaver
+    from studio.core.job_queue import QueueStore
     from studio.core.models import EMBEDDED_MODELS_DIR, ModelRegistry
     from studio.core.outputs import OutputFolder
-    from studio.engine.signals import EngineSignals
-    from studio.engine.worker import EngineWorker, default_context_factory
+    from studio.engine.local_backend import LocalBackend
+    from studio.engine.worker import default_context_factory
+    from studio.ui.engine_signals import EngineSignals
     from studio.ui.main_window import MainWindow
-    from studio.ui.nothing_lost import attach
 
-    signals = EngineSignals()
     outputs_root = (settings.outputs_root() if settings else None) or config.outputs_root
+    data_dir = config.data_dir or outputs_root / ".studio"
     saver = IndexingSaver(OutputFolder(outputs_root))
-    worker = EngineWorker(signals, saver, context_factory or default_context_factory)
+    backend = LocalBackend(saver, context_factory or default_context_factory)
+    signals = EngineSignals(backend)
     registry = ModelRegistry(config.embedded_models_dir or EMBEDDED_MODELS_DIR,
                              config.extra_model_dirs)
-    window = MainWindow(worker, signals, registry, outputs_root, settings)
+    window = MainWindow(backend, signals, registry, outputs_root, settings,
+                        models_dir=data_dir / "models",
+                        queue_store=QueueStore(data_dir / "queue.json"))
     window.setProperty("engine_signals", signals)
-    attach(window, saver, config.data_dir or outputs_root / ".studio", settings,
-           config.outputs_root)
-    worker.start()
-    return window, worker
+    window.nothing_lost = _attach_nothing_lost(window, saver, data_dir, settings,
+                                               config.outputs_root)
+    backend.start()
+    return window, backend
+
+
+def _attach_nothing_lost(window, saver, data_dir: Path, settings,  # noqa: ANN001, ANN202
+                         default_root: Path):
+    from studio.ui.nothing_lost import NothingLost, NothingLostParts
+
+    def set_root(root: Path) -> None:
+        window.outputs_root = root
+
+    parts = NothingLostParts(
+        host=window, canvas=window.canvas, gallery=window.gallery, notice=window.notice,
+        tabs=window.tabs, prompt_panel=window.panel, edit_panel=window.edit_panel,
+        edit=window.edit, models=window.model_picker, status=window.progress_label,
+        signals=window.signals, generate=window.generate, outputs_root_changed=set_root)
+    return NothingLost(parts, saver, data_dir, settings, default_root)
 
 
 def apply_style(app) -> None:  # noqa: ANN001
@@ -103,11 +110,11 @@ def run_gui(argv: list[str] | None = None) -> int:
     from studio.ui.settings import StudioSettings
 
     settings = StudioSettings(QSettings("Studio", "Studio"))
-    window, worker = build_app(config_from_env(), settings=settings)
+    window, backend = build_app(config_from_env(), settings=settings)
     if settings.geometry() is None:
         window.resize(1280, 820)
     window.show()
     code = app.exec()
-    worker.shutdown(timeout=30)
+    backend.shutdown(timeout=30)
     window.nothing_lost.end_session()  # clean exit: no crash-recovery offer next time
     return code

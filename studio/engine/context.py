@@ -43,4 +43,8 @@ class EngineContext:
         from studio.engine.explore import register as register_explore
 
         register_explore(ctx)
+        from studio.core.train_request import TrainRequest
+        from studio.engine.train_job import run_train
+
+        ctx.handlers[TrainRequest] = run_train
         return ctx

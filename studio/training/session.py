@@ -11,20 +11,11 @@ from pathlib import Path
 
 from PIL import Image
 
+from studio.core.train_request import TRAIN_PRESETS
 from studio.training.common import JsonlLog, image_grid
 from studio.training.trainer import TrainConfig, Trainer
 
-# model size presets: the UNet / text-encoder shape (everything else as in TrainConfig)
-PRESETS: dict[str, dict] = {
-    "Tiny (minutes on a CPU)": dict(channels=(16, 32), attention=(False, True), head_dim=8,
-                                    text_hidden=32, text_layers=1, vocab_size=1024,
-                                    batch_size=8, lr=2e-3, warmup=20),
-    "Small": dict(channels=(32, 64), attention=(False, True), head_dim=16, text_hidden=64,
-                  text_layers=2, vocab_size=2048, batch_size=16, lr=1e-3, warmup=100),
-    "Emoji-SD size": dict(channels=(64, 128, 192), attention=(True, True, False), head_dim=32,
-                          text_hidden=128, text_layers=3, vocab_size=4096, batch_size=32,
-                          lr=5e-4, warmup=200),
-}
+PRESETS = TRAIN_PRESETS  # the names the Train tab offers live in core
 
 StepFn = Callable[[int, int, float], None]  # step, total, loss
 SampleFn = Callable[[int, Image.Image], None]

@@ -9,14 +9,20 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 from PySide6.QtCore import QBuffer, QIODevice, QObject
 from PySide6.QtGui import QGuiApplication, QImage
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QTabWidget
 
 from studio.core.inpaint import normalize_image
 from studio.core.prompts import expand_prompt, load_expansions
 from studio.core.records import ImageResult
 from studio.core.requests import GenerateRequest, JobKind
+from studio.ui.canvas import ImageCanvas
 from studio.ui.edit_panel import EditPanel
+from studio.ui.gallery import GalleryStrip
+from studio.ui.job_runner import JobRunner
 from studio.ui.mask_layer import MaskLayer
+from studio.ui.model_picker import ModelPicker
+from studio.ui.notice import NoticeBar
+from studio.ui.prompt_panel import PromptPanel
 from studio.ui.qimages import qimage_from_pil
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)"
@@ -32,9 +38,13 @@ def png_bytes(image: Image.Image) -> bytes:
 class EditController(QObject):
     """Owns the source image and mask; turns the Edit tab into img2img/inpaint requests."""
 
-    def __init__(self, window, panel: EditPanel) -> None:  # noqa: ANN001 - MainWindow
-        super().__init__(window)
-        self.window, self.panel, self.canvas = window, panel, window.canvas
+    def __init__(self, panel: EditPanel, canvas: ImageCanvas, notice: NoticeBar,
+                 tabs: QTabWidget, gallery: GalleryStrip, prompt_panel: PromptPanel,
+                 models: ModelPicker, runner: JobRunner) -> None:
+        super().__init__(panel)
+        self.panel, self.canvas, self.notice, self.tabs = panel, canvas, notice, tabs
+        self.gallery, self.prompt_panel, self.models, self.runner = (gallery, prompt_panel,
+                                                                     models, runner)
         self.source: Image.Image | None = None
         self.edit_jobs: set[int] = set()
         self._connect()
@@ -56,8 +66,8 @@ class EditController(QObject):
                                (p.fill_button, "fill"), (p.undo_button, "undo"),
                                (p.redo_button, "redo")):
             button.clicked.connect(lambda _=False, a=action: self.mask_action(a))
-        self.window.tabs.currentChanged.connect(lambda _: self._on_tab())
-        signals = self.window.signals
+        self.tabs.currentChanged.connect(lambda _: self._on_tab())
+        signals = self.runner.signals
         signals.result.connect(self._on_result)
         for signal in (signals.failed, signals.cancelled, signals.finished):
             signal.connect(lambda job, *_: self._on_job_end(job))
@@ -67,18 +77,18 @@ class EditController(QObject):
     def set_source(self, image: Image.Image, label: str) -> None:
         """Make `image` the edit source; the mask starts empty at its size."""
         if max(image.size) > _MAX_SIDE:
-            self.window.notice.show_message(
+            self.notice.show_message(
                 f"{label} is {image.width}×{image.height}; images up to {_MAX_SIDE} px per side "
                 "can be edited. Downscale it first.", "error")
             return
         self.source = normalize_image(image)
         self.canvas.mask = MaskLayer(self.source.width, self.source.height)
         self.panel.source_label.setText(f"{label} · {self.source.width}×{self.source.height}")
-        self.window.tabs.setCurrentWidget(self.panel)
+        self.tabs.setCurrentWidget(self.panel)
         self._show_source()
 
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Open image", "", IMAGE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self.panel, "Open image", "", IMAGE_FILTER)
         if path:
             self.open_file(path)
 
@@ -88,19 +98,19 @@ class EditController(QObject):
                 image.load()
                 self.set_source(image.copy(), Path(path).name)
         except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
-            self.window.notice.show_message(f"Could not open {Path(path).name}: {exc}", "error")
+            self.notice.show_message(f"Could not open {Path(path).name}: {exc}", "error")
 
     def paste(self) -> None:
         qimage = QGuiApplication.clipboard().image()
         if qimage.isNull():
-            self.window.notice.show_message("The clipboard holds no image.", "warning")
+            self.notice.show_message("The clipboard holds no image.", "warning")
             return
         self.set_source(pil_from_qimage(qimage), "Pasted image")
 
     def use_selected_result(self) -> None:
-        result = self.window.gallery.selected_result()
+        result = self.gallery.selected_result()
         if result is None:
-            self.window.notice.show_message("Generate or select a gallery result first.",
+            self.notice.show_message("Generate or select a gallery result first.",
                                             "warning")
             return
         self.set_source(result.image, "Gallery result")
@@ -129,27 +139,27 @@ class EditController(QObject):
         self.panel.brush_size.blockSignals(False)
 
     def _on_tab(self) -> None:
-        if self.window.tabs.currentWidget() is self.panel:
+        if self.tabs.currentWidget() is self.panel:
             self._show_source()
         else:
             self.canvas.painting = False
             self.canvas.update()
 
     def _update_painting(self) -> None:
-        active = self.window.tabs.currentWidget() is self.panel
+        active = self.tabs.currentWidget() is self.panel
         self.canvas.painting = active and self.panel.inpainting and self.canvas.mask is not None
         self.canvas.update()
 
     # ----- jobs -----------------------------------------------------------------------------
     def snapshot(self) -> GenerateRequest | None:
         """The edit request from the panels, or None (with a notice) when inputs are missing."""
-        entry = self.window.selected_model()
+        entry = self.models.selected()
         if entry is None or self.source is None:
-            self.window.notice.show_message(
-                "Open a source image first." if entry else self.window.registry.describe_search(),
+            self.notice.show_message(
+                "Open a source image first." if entry else self.models.registry.describe_search(),
                 "warning")
             return None
-        base = self.window.panel.snapshot(str(entry.path), entry.name)
+        base = self.prompt_panel.snapshot(str(entry.path), entry.name)
         p = self.panel
         kind = JobKind.INPAINT if p.inpainting else JobKind.IMG2IMG
         mask = None
@@ -167,15 +177,9 @@ class EditController(QObject):
 
     def run(self) -> int | None:
         request = self.snapshot()
-        if request is None:
-            return None
-        try:
-            request.validate()
-        except ValueError as exc:
-            self.window.notice.show_message(str(exc), "error")
-            return None
-        job_id = self.window.submit_job(request)
-        self.edit_jobs.add(job_id)
+        job_id = self.runner.submit(request) if request is not None else None
+        if job_id is not None:
+            self.edit_jobs.add(job_id)
         return job_id
 
     def _on_result(self, result: ImageResult) -> None:

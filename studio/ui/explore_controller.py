@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QTabWidget
 
 from studio.core.explore_requests import (
     NoiseStepRequest,
@@ -21,17 +21,23 @@ from studio.core.explore_requests import (
 from studio.core.models import native_resolution
 from studio.core.noise_schedule import NoiseSchedule, forward_image
 from studio.core.step_strip import export_steps
+from studio.ui.canvas import ImageCanvas
 from studio.ui.explore_panel import ExplorePanel
+from studio.ui.job_runner import JobRunner
+from studio.ui.model_picker import ModelPicker
+from studio.ui.prompt_panel import PromptPanel
 
 SOURCE_SIDE = 256  # the forward view works on at most 256 px (numpy on the GUI thread)
 
 
 class ExploreController(QObject):
-    """Owns the panel's state and jobs; the window submits and cancels."""
+    """Owns the panel's state and jobs; submits through the JobRunner."""
 
-    def __init__(self, window) -> None:  # noqa: ANN001 - MainWindow (no import cycle)
-        super().__init__(window)
-        self.window = window
+    def __init__(self, tabs: QTabWidget, canvas: ImageCanvas, prompt_panel: PromptPanel,
+                 models: ModelPicker, runner: JobRunner) -> None:
+        super().__init__(tabs)
+        self.tabs, self.canvas, self.prompt_panel = tabs, canvas, prompt_panel
+        self.models, self.runner = models, runner
         self.panel = ExplorePanel()
         self.schedule = NoiseSchedule.from_config({})
         self.source: np.ndarray | None = None
@@ -39,7 +45,7 @@ class ExploreController(QObject):
         self.noise_result: NoiseStepResult | None = None
         self.jobs: dict[int, object] = {}
         self.latent_jobs: set[int] = set()
-        window.tabs.addTab(self.panel, "Explore")
+        tabs.addTab(self.panel, "Explore")
         self.panel.source_wanted.connect(self.take_canvas_image)
         self.panel.forward_changed.connect(self.update_forward)
         self.panel.record_requested.connect(self.record)
@@ -47,9 +53,9 @@ class ExploreController(QObject):
         self.panel.export_requested.connect(self._ask_export)
         self.panel.noise_step_requested.connect(self.noise_step)
         self.panel.latent_forward_requested.connect(self.latent_forward)
-        window.model_picker.currentIndexChanged.connect(self.load_schedule)
-        window.tabs.currentChanged.connect(self._on_tab)
-        signals = window.signals
+        models.model_changed.connect(lambda _entry: self.load_schedule())
+        tabs.currentChanged.connect(self._on_tab)
+        signals = runner.signals
         signals.data.connect(self._on_data)
         signals.failed.connect(lambda job, message: self._end(job, f"Failed: {message}"))
         signals.cancelled.connect(lambda job: self._end(job, "Cancelled."))
@@ -58,14 +64,14 @@ class ExploreController(QObject):
 
     # ----- forward --------------------------------------------------------------------------
     def load_schedule(self) -> None:
-        entry = self.window.selected_model()
+        entry = self.models.selected()
         self.schedule = NoiseSchedule.from_model(entry.path if entry else None)
         self.panel.t_slider.setMaximum(self.schedule.steps - 1)
         self.panel.show_schedule(self.schedule)
         self.update_forward()
 
     def _on_tab(self, index: int) -> None:
-        if self.window.tabs.widget(index) is not self.panel:
+        if self.tabs.widget(index) is not self.panel:
             return
         self.load_schedule()
         if self.source is None:
@@ -74,7 +80,7 @@ class ExploreController(QObject):
     def take_canvas_image(self) -> None:
         from studio.ui.upscale_panel import pil_from_qimage
 
-        shown = self.window.canvas.image
+        shown = self.canvas.image
         if shown is None or shown.isNull():
             self.panel.source_label.setText("The canvas is empty: generate or open an image.")
             return
@@ -97,11 +103,11 @@ class ExploreController(QObject):
 
     # ----- reverse --------------------------------------------------------------------------
     def record(self) -> int | None:
-        entry = self.window.selected_model()
+        entry = self.models.selected()
         if entry is None:
             self.panel.step_label.setText("No model selected.")
             return None
-        request = replace(self.window.panel.snapshot(str(entry.path), entry.name), batch_count=1)
+        request = replace(self.prompt_panel.snapshot(str(entry.path), entry.name), batch_count=1)
         try:
             request.validate()
         except ValueError as exc:
@@ -109,8 +115,10 @@ class ExploreController(QObject):
             return None
         return self._submit(RecordStepsRequest(request), "Recording…")
 
-    def _submit(self, request: object, text: str) -> int:
-        job = self.window.submit_job(request)
+    def _submit(self, request: RecordStepsRequest | NoiseStepRequest, text: str) -> int | None:
+        job = self.runner.submit(request)
+        if job is None:
+            return None
         self.jobs[job] = request
         label = (self.panel.step_label if isinstance(request, RecordStepsRequest)
                  else self.panel.train_label)
@@ -148,14 +156,16 @@ class ExploreController(QObject):
         request = self._noise_request(self.panel.t_slider.value())
         if request is None:
             return None
-        job = self.window.submit_job(request)
+        job = self.runner.submit(request)
+        if job is None:
+            return None
         self.jobs[job] = request
         self.latent_jobs.add(job)
         self.panel.forward_latent.caption.setText("x_t (latent): working…")
         return job
 
     def _noise_request(self, timestep: int) -> NoiseStepRequest | None:
-        entry = self.window.selected_model()
+        entry = self.models.selected()
         if entry is None or self.source is None:
             self.take_canvas_image()
         if entry is None or self.source is None:

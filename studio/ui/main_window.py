@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRect, QSize, Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QComboBox,
+    QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -22,20 +22,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.backend import Backend, Request
+from studio.core.job_queue import JobQueue, QueueStore
 from studio.core.models import ModelEntry, ModelRegistry, model_defaults, native_resolution
 from studio.core.previews import RegionPreview
 from studio.core.progress import ProgressTracker, format_duration
 from studio.core.prompts import load_expansions
 from studio.core.records import ImageResult
 from studio.core.requests import GenerateRequest
-from studio.engine.signals import EngineSignals
+from studio.core.upscale import UpscaleRequest
 from studio.ui.canvas import ImageCanvas
 from studio.ui.edit_controller import EditController
 from studio.ui.edit_panel import EditPanel
+from studio.ui.engine_signals import EngineSignals
 from studio.ui.gallery import GalleryStrip
+from studio.ui.job_runner import JobRunner
+from studio.ui.model_picker import ModelPicker
 from studio.ui.notice import NoticeBar
 from studio.ui.prompt_panel import PromptPanel
 from studio.ui.qimages import qimage_from_array, qimage_from_pil, qimage_from_rgba
+from studio.ui.queue_dock import QueuePanel
+from studio.ui.queue_persistence import QueuePersistence
 from studio.ui.settings import StudioSettings
 from studio.ui.widget_state import read_widgets, write_widgets
 
@@ -43,33 +50,31 @@ if TYPE_CHECKING:
     from studio.ui.upscale_panel import UpscalePanel
 
 
-class Engine(Protocol):
-    def submit(self, request: GenerateRequest) -> int: ...
-    def cancel_all(self) -> None: ...
-    def stop_and_keep(self) -> None: ...
-    @property
-    def busy(self) -> bool: ...
-
-
 class MainWindow(QMainWindow):
     """Composes the widgets and routes engine signals to them (GUI thread only)."""
 
-    def __init__(self, engine: Engine, signals: EngineSignals, registry: ModelRegistry,
-                 outputs_root: Path, settings: StudioSettings | None = None) -> None:
+    def __init__(self, backend: Backend, signals: EngineSignals, registry: ModelRegistry,
+                 outputs_root: Path, settings: StudioSettings | None = None,
+                 models_dir: Path | None = None, queue: JobQueue | None = None,
+                 queue_store: QueueStore | None = None) -> None:
         super().__init__()
-        self.engine, self.signals, self.registry = engine, signals, registry
+        self.signals, self.registry = signals, registry
         self.settings = settings
         self.outputs_root = outputs_root
-        self.jobs: dict[int, GenerateRequest] = {}
         self.current_job: int | None = None
         self.tracker = ProgressTracker()
         self.confirm_close = True
         self._job_started_at = 0.0
         self.setWindowTitle("Studio")
         self._build_widgets()
+        self.runner = JobRunner(backend, signals, self.notice, queue)
+        self.queue = self.runner.queue
         self._build_actions()
-        self._connect_engine()
-        self.edit = EditController(self, self.edit_panel)
+        self._connect_engine()  # before the controllers: the window's slots run first
+        self._build_controllers(models_dir)
+        self._build_queue_dock()
+        self.queue_keeper = (QueuePersistence(self.queue, queue_store, self.notice,
+                                              self.submit_job) if queue_store else None)
         self._restore_settings()
 
     # ----- construction -------------------------------------------------------------------
@@ -101,22 +106,37 @@ class MainWindow(QMainWindow):
         self.progress_label = QLabel("Ready")
         self.statusBar().addWidget(self.progress_label, 1)
         self.statusBar().addPermanentWidget(self.progress)
-        self.model_picker = QComboBox()
-        self.model_picker.setMinimumWidth(220)
-        self.model_picker.currentIndexChanged.connect(self._on_model_changed)
+        self.model_picker = ModelPicker(self.registry)
+        self.model_picker.model_changed.connect(self._on_model_changed)
         self.panel.generate_requested.connect(self.generate)
         self.panel.cancel_requested.connect(self.cancel)
-        self.panel.keep_requested.connect(self.engine.stop_and_keep)
         self.gallery.result_selected.connect(self._show_gallery_result)
+
+    def _build_controllers(self, models_dir: Path | None) -> None:
+        from studio.ui.explore_controller import ExploreController
+        from studio.ui.train_controller import TrainController
         from studio.ui.upscale_controller import UpscaleController
 
-        self.upscale = UpscaleController(self)  # the "Upscale" tab
-        from studio.ui.explore_controller import ExploreController
+        self.panel.keep_requested.connect(self.runner.stop_and_keep)
+        self.edit = EditController(self.edit_panel, self.canvas, self.notice, self.tabs,
+                                   self.gallery, self.panel, self.model_picker, self.runner)
+        self.upscale = UpscaleController(self.tabs, self.canvas, self.gallery, self.runner,
+                                         self.registry.extra_dirs)
+        self.explore = ExploreController(self.tabs, self.canvas, self.panel, self.model_picker,
+                                         self.runner)
+        self.train = TrainController(self.tabs, self.model_picker, self.runner, models_dir)
 
-        self.explore = ExploreController(self)  # the "Explore" tab
-        from studio.ui.train_controller import TrainController
-
-        self.train = TrainController(self)  # the "Train" tab
+    def _build_queue_dock(self) -> None:
+        self.queue_panel = QueuePanel(self.queue, self.runner.backend, self.submit_job)
+        self.queue_dock = QDockWidget("Queue", self)
+        self.queue_dock.setObjectName("queueDock")
+        self.queue_dock.setWidget(self.queue_panel)
+        self.queue_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
+                                    | QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.queue_dock)
+        toggle = self.queue_dock.toggleViewAction()
+        toggle.setText("Queue")
+        self.view_menu.addAction(toggle)
 
     def _build_actions(self) -> None:
         toolbar = QToolBar("Main")
@@ -153,6 +173,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(quit_action)
         settings_menu = self.menuBar().addMenu("&Settings")
         settings_menu.addAction("Reset settings", self.reset_settings)
+        self.view_menu = self.menuBar().addMenu("&View")
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("Tips", self._show_tips)
 
@@ -164,32 +185,19 @@ class MainWindow(QMainWindow):
         self.signals.failed.connect(self._on_failed)
         self.signals.cancelled.connect(self._on_cancelled)
         self.signals.status.connect(self.progress_label.setText)
+        self.signals.queued.connect(lambda *_: self._show_queue_position())
 
     # ----- models -------------------------------------------------------------------------
     def refresh_models(self) -> None:
-        current = self.selected_model()
-        self.model_picker.blockSignals(True)
-        self.model_picker.clear()
-        for entry in self.registry.entries():
-            self.model_picker.addItem(entry.label, entry)
-        self.model_picker.blockSignals(False)
-        if self.model_picker.count() == 0:
-            self.model_picker.addItem("(no models found)")
-            self.model_picker.setEnabled(False)
+        if not self.model_picker.refresh():
             self.canvas.clear(self.registry.describe_search())
             self.notice.show_message(self.registry.describe_search(), "warning")
-            return
-        self.model_picker.setEnabled(True)
-        index = self.model_picker.findText(current.label) if current else 0
-        self.model_picker.setCurrentIndex(max(index, 0))
-        self._on_model_changed()
 
     def selected_model(self) -> ModelEntry | None:
-        entry = self.model_picker.currentData()
-        return entry if isinstance(entry, ModelEntry) else None
+        return self.model_picker.selected()
 
-    def _on_model_changed(self) -> None:
-        entry = self.selected_model()
+    def _on_model_changed(self, entry: ModelEntry | None = None) -> None:
+        entry = entry or self.selected_model()
         if entry is None:
             return
         size = native_resolution(entry.path)
@@ -221,51 +229,59 @@ class MainWindow(QMainWindow):
         if entry is None:
             self.notice.show_message(self.registry.describe_search(), "warning")
             return None
-        request = self.panel.snapshot(str(entry.path), entry.name)
-        try:
-            request.validate()
-        except ValueError as exc:
-            self.notice.show_message(str(exc), "error")
-            return None
-        return self.submit_job(request)
+        return self.submit_job(self.panel.snapshot(str(entry.path), entry.name))
 
-    def submit_job(self, request: object) -> int:
-        """Queue any engine request (validated by the engine) and track it; returns its id."""
-        self.notice.hide()
-        job_id = self.engine.submit(request)
-        self.jobs[job_id] = request
-        self.panel.set_running(True)
-        if self.current_job is not None:
-            self.progress_label.setText(f"Queued ({len(self.jobs) - 1} waiting)")
-        return job_id
+    def submit_job(self, request: Request) -> int | None:
+        """Validate and queue any request; returns its id (None, with a notice, if invalid)."""
+        return self.runner.submit(request)
 
     def cancel(self) -> None:
-        if self.jobs:
-            self.engine.cancel_all()
+        if self.runner.active_count:
+            self.runner.cancel_all()
             self.progress_label.setText("Cancelling…")
 
-    def _on_started(self, job_id: int, request: GenerateRequest) -> None:
+    def _show_queue_position(self) -> None:
+        count = self.runner.active_count
+        self.panel.set_running(count > 0)
+        if self.current_job is not None and count > 1:
+            self.progress_label.setText(f"Queued ({count - 1} waiting)")
+
+    def _job_label(self, job_id: int) -> str:
+        """'Job 2 of 5 · ' while more than one job is live."""
+        place = self.queue.position(job_id)
+        return f"Job {place[0]} of {place[1]} · " if place and place[1] > 1 else ""
+
+    def _on_started(self, job_id: int, request: Request) -> None:
         self.current_job = job_id
         self._job_started_at = time.monotonic()
         self.tracker.reset(getattr(request, "batch_count", 1))
         self.progress.setValue(0)
-        self.progress_label.setText("Loading model…" if request else "")
+        self.progress_label.setText(self._job_label(job_id) + "Loading model…")
 
     def _on_preview(self, job_id: int, step: int, total: int, image: object) -> None:
-        request = self.jobs.get(job_id)
-        if request is None or job_id != self.current_job:
+        record = self.queue.get(job_id)
+        if record is None or job_id != self.current_job:
             return
+        request = record.request
         self.tracker.update(step, total)
         if isinstance(image, RegionPreview):
             left, top, right, bottom = image.box
             self.canvas.show_region_preview(qimage_from_rgba(image.rgba),
                                             QRect(left, top, right - left, bottom - top))
-        else:
+        elif image is not None:
             target = QSize(getattr(request, "width", 0), getattr(request, "height", 0))
             self.canvas.show_preview(qimage_from_array(image), target)
         self.progress.setValue(round(self.tracker.fraction * 100))
+        self.progress_label.setText(self._job_label(job_id) + self._step_text(request, step,
+                                                                              total))
+
+    def _step_text(self, request: Request, step: int, total: int) -> str:
+        if isinstance(request, UpscaleRequest):
+            from studio.ui.upscale_panel import describe_progress
+
+            return f"Upscale · {describe_progress(request, step)}"
         final = step >= total and isinstance(request, GenerateRequest)
-        self.progress_label.setText(self.tracker.describe() + (" · decoding…" if final else ""))
+        return self.tracker.describe() + (" · decoding…" if final else "")
 
     def _on_result(self, result: ImageResult) -> None:
         image = qimage_from_pil(result.image)
@@ -291,15 +307,16 @@ class MainWindow(QMainWindow):
         self.notice.show_message(message, "error")
 
     def _on_cancelled(self, job_id: int) -> None:
+        was_running = job_id == self.current_job
         self._end_job(job_id)
-        self.progress.setValue(0)
-        self.progress_label.setText("Cancelled")
+        if was_running or self.current_job is None:
+            self.progress.setValue(0)
+            self.progress_label.setText("Cancelled")
 
     def _end_job(self, job_id: int) -> None:
-        self.jobs.pop(job_id, None)
         if self.current_job == job_id:
             self.current_job = None
-        self.panel.set_running(bool(self.jobs))
+        self.panel.set_running(self.runner.active_count > 0)
 
     def _show_gallery_result(self, index: int) -> None:
         result = self.gallery.results[index]
@@ -358,7 +375,7 @@ class MainWindow(QMainWindow):
         self._on_model_changed()
 
     def closeEvent(self, event) -> None:  # noqa: N802, ANN001
-        if self.confirm_close and self.engine.busy:
+        if self.confirm_close and self.runner.busy:
             answer = QMessageBox.question(
                 self, "Generation running",
                 "A generation is still running. Cancel it and quit?",
@@ -367,7 +384,9 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
         self.save_settings()
-        self.engine.cancel_all()
+        if self.queue_keeper is not None:
+            self.queue_keeper.freeze()  # jobs still queued are offered at the next start
+        self.runner.cancel_all()
         event.accept()
 
 

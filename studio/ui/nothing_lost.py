@@ -1,7 +1,8 @@
 """Nothing lost: history dock, outputs folder, metadata restore, gallery actions, crash recovery.
 
-Attached to the MainWindow by the composition root (`studio/app.py`); it only uses the
-window's public widgets (panel, canvas, gallery, notice, tabs, edit) and the engine signals.
+Built by the composition root (`studio/app.py`) from the explicit parts it works with
+(`NothingLostParts`): the host window for its dock, menus and drops, the canvas, gallery,
+notice bar, panels, edit controller, model picker, status label and the engine signals.
 """
 
 from __future__ import annotations
@@ -11,21 +12,37 @@ import sqlite3
 import tempfile
 import threading
 import time
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import QEvent, QMimeData, QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QTabWidget,
+)
 
 from studio.core.autosave import Autosave, SessionMarker, Snapshot
 from studio.core.history import History, HistoryEntry, IndexingSaver
 from studio.core.metadata import ImageParameters, read_image_parameters
 from studio.core.outputs import OutputFolder, clean_temp_files
 from studio.core.records import ImageResult
+from studio.ui.canvas import ImageCanvas
+from studio.ui.edit_controller import EditController
+from studio.ui.edit_panel import EditPanel
+from studio.ui.engine_signals import EngineSignals
+from studio.ui.gallery import GalleryStrip
 from studio.ui.history_panel import HistoryPanel
-from studio.ui.prompt_panel import PanelValues
+from studio.ui.model_picker import ModelPicker
+from studio.ui.notice import NoticeBar
+from studio.ui.prompt_panel import PanelValues, PromptPanel
 from studio.ui.qimages import qimage_from_pil
 from studio.ui.result_actions import (
     apply_parameters,
@@ -64,15 +81,34 @@ def check_writable(folder: Path) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class NothingLostParts:
+    """What NothingLost works with, passed in explicitly."""
+
+    host: QMainWindow  # the History dock, menus and window-wide drops live here
+    canvas: ImageCanvas
+    gallery: GalleryStrip
+    notice: NoticeBar
+    tabs: QTabWidget
+    prompt_panel: PromptPanel
+    edit_panel: EditPanel
+    edit: EditController
+    models: ModelPicker
+    status: QLabel
+    signals: EngineSignals
+    generate: Callable[[], int | None]  # runs the Generate tab's job
+    outputs_root_changed: Callable[[Path], None]
+
+
 class NothingLost(QObject):
     """Owns the history, the session marker and the autosave for one main window."""
 
     synced = Signal(object)  # History whose catch-up indexing finished (any thread)
 
-    def __init__(self, window, saver: IndexingSaver, data_dir: Path,  # noqa: ANN001
+    def __init__(self, parts: NothingLostParts, saver: IndexingSaver, data_dir: Path,
                  settings=None, default_root: Path | None = None) -> None:  # noqa: ANN001
-        super().__init__(window)
-        self.window, self.saver, self.settings = window, saver, settings
+        super().__init__(parts.host)
+        self.parts, self.host, self.saver, self.settings = parts, parts.host, saver, settings
         self.data_dir = Path(data_dir)
         self.default_root = Path(default_root or saver.outputs.root)
         self.sync_thread: threading.Thread | None = None
@@ -90,24 +126,22 @@ class NothingLost(QObject):
         self._timer.start()
         self._soon = QTimer(self, singleShot=True, interval=AUTOSAVE_DEBOUNCE_MS)
         self._soon.timeout.connect(self.autosave_now)
-        mask_changed = getattr(self.window.canvas, "mask_changed", None)
-        if mask_changed is not None:
-            mask_changed.connect(self._soon.start)  # a stroke: save shortly after it ends
+        parts.canvas.mask_changed.connect(self._soon.start)  # a stroke: save soon after
         self.crashed = self._begin_session()
 
     # ----- construction ---------------------------------------------------------------------
     def _build_dock(self) -> None:
-        self.dock = QDockWidget("History", self.window)
+        self.dock = QDockWidget("History", self.host)
         self.dock.setObjectName("historyDock")
         self.dock.setWidget(self.panel)
         self.dock.setMinimumWidth(280)
         self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
                               | QDockWidget.DockWidgetFeature.DockWidgetMovable)
-        self.window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.host.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
 
     def _menu(self, title: str) -> QMenu:
         """The menu bar's `title` menu; a new one goes before Help."""
-        bar, help_action = self.window.menuBar(), None
+        bar, help_action = self.host.menuBar(), None
         for action in bar.actions():
             name = action.text().replace("&", "")
             if action.menu() is not None and name == title:
@@ -149,20 +183,20 @@ class NothingLost(QObject):
         p.save_as_requested.connect(self._save_entry_as)
         p.open_folder_requested.connect(lambda e: open_containing_folder(e.path))
         p.copy_requested.connect(lambda e: copy_parameters(e.infotext))
-        p.changed.connect(self.window.progress_label.setText)
+        p.changed.connect(self.parts.status.setText)
         self.synced.connect(self._on_synced)
         for action in self._menu("Settings").actions():
             if action.text().startswith("Reset settings"):
                 action.triggered.connect(self._on_settings_reset)
-        self.window.signals.result.connect(self._on_result)
-        self.window.canvas.image_dropped.connect(self._offer_parameters_of)
-        gallery = self.window.gallery
+        self.parts.signals.result.connect(self._on_result)
+        self.parts.canvas.image_dropped.connect(self._offer_parameters_of)
+        gallery = self.parts.gallery
         gallery.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         gallery.customContextMenuRequested.connect(self._gallery_menu)
-        self.window.setAcceptDrops(True)
-        for widget in (self.window, self.panel, self.window.tabs):
+        self.host.setAcceptDrops(True)
+        for widget in (self.host, self.panel, self.parts.tabs):
             widget.installEventFilter(self)
-        for edit in (self.window.panel.prompt, self.window.panel.negative):
+        for edit in (self.parts.prompt_panel.prompt, self.parts.prompt_panel.negative):
             edit.viewport().installEventFilter(self)
 
     # ----- outputs folder and history ---------------------------------------------------------
@@ -171,7 +205,7 @@ class NothingLost(QObject):
         root = Path(root).expanduser()
         problem = check_writable(root)
         if problem and persist:
-            self.window.notice.show_message(f"Outputs folder not changed: {problem}", "error")
+            self.parts.notice.show_message(f"Outputs folder not changed: {problem}", "error")
             return False
         old = self.saver.history
         history, message = open_history(root, self.data_dir, sync=False)
@@ -179,7 +213,7 @@ class NothingLost(QObject):
         self.saver.history = history
         if old is not None and old is not history:
             old.close()
-        self.window.outputs_root = root
+        self.parts.outputs_root_changed(root)
         if problem is None:
             clean_temp_files(root)
         if persist and self.settings is not None:
@@ -216,30 +250,30 @@ class NothingLost(QObject):
         return self.saver.history
 
     def choose_outputs_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.window, "Outputs folder",
+        folder = QFileDialog.getExistingDirectory(self.host, "Outputs folder",
                                                   str(self.saver.outputs.root))
         if folder and self.use_outputs_root(Path(folder)):
-            self.window.notice.show_message(f"New images go to {folder}", "info")
+            self.parts.notice.show_message(f"New images go to {folder}", "info")
 
     def empty_trash(self, confirm: bool = True) -> int:
         """Delete the trashed images for good, after asking."""
         if self.history is None:
             return 0
         if confirm and QMessageBox.question(
-                self.window, "Empty trash",
+                self.host, "Empty trash",
                 "Delete the images in the trash for good? This cannot be undone.",
         ) != QMessageBox.StandardButton.Yes:
             return 0
         count = self.history.empty_trash()
         self.panel.refresh()
-        self.window.progress_label.setText(f"Trash emptied: {count} images deleted")
+        self.parts.status.setText(f"Trash emptied: {count} images deleted")
         return count
 
     def rebuild_index(self) -> None:
         if self.history is not None:
             count = self.history.rebuild()
             self.panel.refresh()
-            self.window.progress_label.setText(f"History rebuilt: {count} images")
+            self.parts.status.setText(f"History rebuilt: {count} images")
 
     def _on_result(self, result: ImageResult) -> None:
         self.last_image = result.image
@@ -247,7 +281,7 @@ class NothingLost(QObject):
         if entry is not None:
             self.panel.add_entry(entry)
         if result.save_error:
-            self.window.notice.show_message(
+            self.parts.notice.show_message(
                 f"{result.save_error}. The image is kept in the gallery: save it elsewhere.",
                 "error", [("Save as…", lambda: self._save_result_as(result)),
                           ("Outputs folder…", self.choose_outputs_folder)])
@@ -259,24 +293,20 @@ class NothingLost(QObject):
                 image.load()
                 return image.copy()
         except Exception as exc:  # noqa: BLE001 - a vanished/broken file is a notice
-            self.window.notice.show_message(f"Could not open {entry.path.name}: {exc}", "error")
+            self.parts.notice.show_message(f"Could not open {entry.path.name}: {exc}", "error")
             return None
 
     def show_entry(self, entry: HistoryEntry) -> None:
         image = self._load(entry)
         if image is not None:
-            self.window.canvas.set_image(qimage_from_pil(image))
+            self.parts.canvas.set_image(qimage_from_pil(image))
             self.last_image = image
 
     def use_as_source(self, entry: HistoryEntry) -> None:
         image = self._load(entry)
         if image is None:
             return
-        edit = getattr(self.window, "edit", None)
-        if edit is not None:
-            edit.set_source(image, entry.path.name)
-        else:
-            self.window.canvas.set_image(qimage_from_pil(image))
+        self.parts.edit.set_source(image, entry.path.name)
 
     def rerun(self, entry: HistoryEntry) -> int | None:
         """Generate again with an image's parameters; an edit result needs its source image,
@@ -285,34 +315,34 @@ class NothingLost(QObject):
         if params is None:
             return None
         if params.mode is not None:
-            edit_panel = self.window.edit_panel
+            edit_panel = self.parts.edit_panel
             edit_panel.prompt.setPlainText(params.prompt or "")
             edit_panel.negative.setPlainText(params.negative_prompt or "")
-            self.window.tabs.setCurrentWidget(edit_panel)
-            self.window.notice.show_message(
+            self.parts.tabs.setCurrentWidget(edit_panel)
+            self.parts.notice.show_message(
                 f"{entry.path.name} was made by {params.mode} from a source image that is not "
                 "stored: its settings are restored — open the source in the Edit tab and run "
                 "it again.", "info")
             return None
-        return self.window.generate()
+        return self.parts.generate()
 
     def _save_entry_as(self, entry: HistoryEntry) -> None:
         image = self._load(entry)
         if image is not None:
-            save_image_as(self.window, image, entry.infotext, entry.path.name)
+            save_image_as(self.host, image, entry.infotext, entry.path.name)
 
     def _save_result_as(self, result: ImageResult) -> None:
         try:
-            path = save_image_as(self.window, result.image, result.infotext,
+            path = save_image_as(self.host, result.image, result.infotext,
                                  f"{result.job_id:05d}-{result.index}.png")
         except OSError as exc:
-            self.window.notice.show_message(f"Could not save: {exc.strerror or exc}", "error")
+            self.parts.notice.show_message(f"Could not save: {exc.strerror or exc}", "error")
             return
         if path is not None:
-            self.window.progress_label.setText(f"Saved {path}")
+            self.parts.status.setText(f"Saved {path}")
 
     def _gallery_menu(self, pos) -> None:  # noqa: ANN001
-        gallery = self.window.gallery
+        gallery = self.parts.gallery
         item = gallery.itemAt(pos)
         if item is None:
             return
@@ -321,7 +351,7 @@ class NothingLost(QObject):
         menu.exec(gallery.viewport().mapToGlobal(pos))
 
     def gallery_menu(self, result: ImageResult) -> QMenu:
-        menu = QMenu(self.window)
+        menu = QMenu(self.host)
         menu.addAction("Save as…", lambda: self._save_result_as(result))
         folder = menu.addAction("Open containing folder",
                                 lambda: open_containing_folder(result.path))  # type: ignore[arg-type]
@@ -337,34 +367,29 @@ class NothingLost(QObject):
         None (and a warning) if it has none."""
         params = read_image_parameters(Path(path))
         if params is None or params.is_empty():
-            self.window.notice.show_message(
+            self.parts.notice.show_message(
                 f"{Path(path).name} carries no generation parameters.", "warning")
             return None
-        applied = apply_parameters(self.window.panel, params)
-        edit_panel = getattr(self.window, "edit_panel", None)
-        if params.strength is not None and hasattr(edit_panel, "strength"):
-            edit_panel.strength.setValue(params.strength)  # type: ignore[union-attr]
+        applied = apply_parameters(self.parts.prompt_panel, params)
+        if params.strength is not None:
+            self.parts.edit_panel.strength.setValue(params.strength)
             applied.append("denoising strength")
-        self.window.tabs.setCurrentWidget(self.window.panel)
+        self.parts.tabs.setCurrentWidget(self.parts.prompt_panel)
         note = self._select_model(params.model)
         what = "ComfyUI workflow" if params.source == "comfyui" else "parameters"
-        self.window.notice.show_message(
+        self.parts.notice.show_message(
             f"Restored {what} from {Path(path).name} ({', '.join(applied)}).{note}", "info")
         return params
 
     def _select_model(self, name: str | None) -> str:
         if not name:
             return ""
-        picker = self.window.model_picker
-        for row in range(picker.count()):
-            entry = picker.itemData(row)
-            if getattr(entry, "name", None) == name or picker.itemText(row) == name:
-                picker.setCurrentIndex(row)
-                return ""
+        if self.parts.models.select_name(name):
+            return ""
         return f" Model “{name}” is not installed; keeping the current one."
 
     def open_parameters_dialog(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self.window, "Open parameters from image", "",
+        name, _ = QFileDialog.getOpenFileName(self.host, "Open parameters from image", "",
                                               IMAGE_FILTER)
         if name:
             self.restore_parameters(Path(name))
@@ -373,7 +398,7 @@ class NothingLost(QObject):
         """An image dropped on the canvas becomes the edit source; offer its parameters too."""
         params = read_image_parameters(Path(name))
         if params is not None and not params.is_empty():
-            QTimer.singleShot(0, lambda: self.window.notice.show_message(
+            QTimer.singleShot(0, lambda: self.parts.notice.show_message(
                 f"{Path(name).name} carries generation parameters.", "info",
                 [("Restore parameters", lambda: self.restore_parameters(Path(name)))]))
 
@@ -408,7 +433,7 @@ class NothingLost(QObject):
         snapshot = self.autosave.load() if crashed else None
         if snapshot is not None:
             stamp = time.strftime("%H:%M", time.localtime(snapshot.saved_at))
-            self.window.notice.show_message(
+            self.parts.notice.show_message(
                 f"Studio did not exit cleanly last time. Your work in progress (autosaved at "
                 f"{stamp}) can be restored.", "warning",
                 [("Restore", lambda: self.restore_snapshot(snapshot)),
@@ -416,16 +441,15 @@ class NothingLost(QObject):
         return crashed
 
     def _work_in_progress(self) -> tuple[Image.Image, Image.Image | None, dict] | None:
-        edit = getattr(self.window, "edit", None)
-        source = getattr(edit, "source", None)
+        source = self.parts.edit.source
         image = source if source is not None else self.last_image
         if image is None:
             return None
-        mask_layer = getattr(self.window.canvas, "mask", None) if source is not None else None
+        mask_layer = self.parts.canvas.mask if source is not None else None
         mask = None
         if mask_layer is not None and not mask_layer.is_empty():
             mask = Image.fromarray(np.asarray(mask_layer.to_numpy(), dtype=np.uint8))
-        meta = {"panel": asdict(self.window.panel.values()), "editing": source is not None}
+        meta = {"panel": asdict(self.parts.prompt_panel.values()), "editing": source is not None}
         return image, mask, meta
 
     def autosave_now(self) -> bool:
@@ -449,19 +473,18 @@ class NothingLost(QObject):
         panel = snapshot.meta.get("panel")
         if isinstance(panel, dict):
             try:
-                self.window.panel.apply_values(PanelValues(**panel))
+                self.parts.prompt_panel.apply_values(PanelValues(**panel))
             except TypeError:
                 pass
-        edit = getattr(self.window, "edit", None)
-        if snapshot.meta.get("editing") and edit is not None:
-            edit.set_source(snapshot.image, "Recovered image")
-            if snapshot.mask is not None and self.window.canvas.mask is not None:
-                self.window.canvas.mask.set_pixels(np.asarray(snapshot.mask.convert("L")))
-                self.window.canvas.update()
+        if snapshot.meta.get("editing"):
+            self.parts.edit.set_source(snapshot.image, "Recovered image")
+            if snapshot.mask is not None and self.parts.canvas.mask is not None:
+                self.parts.canvas.mask.set_pixels(np.asarray(snapshot.mask.convert("L")))
+                self.parts.canvas.update()
         else:
-            self.window.canvas.set_image(qimage_from_pil(snapshot.image))
+            self.parts.canvas.set_image(qimage_from_pil(snapshot.image))
             self.last_image = snapshot.image
-        self.window.progress_label.setText("Recovered the autosaved work")
+        self.parts.status.setText("Recovered the autosaved work")
 
     def end_session(self) -> None:
         """Clean exit: final autosave, close the index, remove the session marker."""
@@ -474,12 +497,4 @@ class NothingLost(QObject):
         self.marker.end()
 
 
-def attach(window, saver: IndexingSaver, data_dir: Path, settings=None,  # noqa: ANN001
-           default_root: Path | None = None) -> NothingLost:
-    """Create the controller for `window` (called by the composition root)."""
-    controller = NothingLost(window, saver, data_dir, settings, default_root)
-    window.nothing_lost = controller
-    return controller
-
-
-__all__ = ["NothingLost", "attach", "open_history", "check_writable"]
+__all__ = ["NothingLost", "NothingLostParts", "open_history", "check_writable"]

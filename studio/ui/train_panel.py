@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.training.session import PRESETS
+from studio.core.train_request import TRAIN_PRESETS as PRESETS
 from studio.ui.plot import LinePlot, Series
 
 

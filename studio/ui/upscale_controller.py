@@ -2,34 +2,41 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PIL import Image
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QTabWidget
 
 from studio.core.upscale import UpscaleRequest
+from studio.ui.canvas import ImageCanvas
+from studio.ui.gallery import GalleryStrip
+from studio.ui.job_runner import JobRunner
 from studio.ui.qimages import qimage_from_pil
 from studio.ui.upscale_panel import UpscalePanel, describe_progress, pil_from_qimage, split_view
 
 
 class UpscaleController(QObject):
-    """Owns the panel's jobs; the window stays the one place that submits and cancels."""
+    """Owns the panel's jobs; submits and cancels through the JobRunner."""
 
-    def __init__(self, window) -> None:  # noqa: ANN001 - MainWindow (no import cycle)
-        super().__init__(window)
-        self.window = window
-        self.panel = UpscalePanel(window.registry.extra_dirs)
+    def __init__(self, tabs: QTabWidget, canvas: ImageCanvas, gallery: GalleryStrip,
+                 runner: JobRunner, model_dirs: list[Path]) -> None:
+        super().__init__(tabs)
+        self.canvas, self.gallery, self.runner = canvas, gallery, runner
+        self.panel = UpscalePanel(model_dirs)
         self.jobs: dict[int, UpscaleRequest] = {}
         self.result_image: Image.Image | None = None
         self.result_request: UpscaleRequest | None = None
         self.saved_as = ""
         self._before: QImage | None = None
         self._after: QImage | None = None
-        window.tabs.addTab(self.panel, "Upscale")
+        tabs.addTab(self.panel, "Upscale")
         self.panel.source_wanted.connect(self.take_source)
         self.panel.upscale_requested.connect(self.submit)
-        self.panel.cancel_requested.connect(window.cancel)
+        self.panel.cancel_requested.connect(self.cancel)
         self.panel.compare_changed.connect(self.show_compare)
-        signals = window.signals
+        signals = runner.signals
         signals.preview.connect(self._on_preview)
         signals.result.connect(self._on_result)
         signals.finished.connect(lambda job, _r: self._end(job, None))
@@ -40,19 +47,21 @@ class UpscaleController(QObject):
     def take_source(self, where: str) -> None:
         image: Image.Image | None = None
         if where == "canvas":
-            shown = self.window.canvas.image
+            shown = self.canvas.image
             if shown is not None and not shown.isNull():
                 image = pil_from_qimage(shown)
         else:
-            gallery = self.window.gallery
-            result = gallery.selected_result() if hasattr(gallery, "selected_result") else None
+            gallery = self.gallery
+            result = gallery.selected_result()
             if result is None and gallery.results:
                 result = gallery.results[-1]
             image = getattr(result, "image", None)
         self.panel.set_source(image, where)
 
-    def submit(self, request: UpscaleRequest) -> int:
-        job = self.window.submit_job(request)
+    def submit(self, request: UpscaleRequest) -> int | None:
+        job = self.runner.submit(request)
+        if job is None:
+            return None
         self.jobs[job] = request
         self.panel.set_running(True)
         self.panel.status.setText(f"Queued: {describe_progress(request, 0)}")
@@ -62,10 +71,11 @@ class UpscaleController(QObject):
         request = self.jobs.get(job)
         if request is None:
             return
-        text = describe_progress(request, step)
-        self.panel.status.setText(f"Upscaling… {text}")
-        # after the window's own handler, which writes the generic step text
-        QTimer.singleShot(0, lambda: self.window.progress_label.setText(f"Upscale · {text}"))
+        self.panel.status.setText(f"Upscaling… {describe_progress(request, step)}")
+
+    def cancel(self) -> None:
+        for job in list(self.jobs):
+            self.runner.cancel(job)
 
     def _on_result(self, result) -> None:  # noqa: ANN001 - ImageResult
         request = self.jobs.get(result.job_id)
@@ -76,7 +86,7 @@ class UpscaleController(QObject):
         self._before = self._after = None
         self.panel.compare.setEnabled(True)
         if self.panel.compare.isChecked():
-            QTimer.singleShot(0, self.show_compare)  # after the window shows the result
+            self.show_compare()  # the window's slot, connected first, has shown the result
 
     def _end(self, job: int, message: str | None) -> None:
         request = self.jobs.pop(job, None)
@@ -95,7 +105,7 @@ class UpscaleController(QObject):
         if self._after is None:
             self._after = qimage_from_pil(self.result_image)
         if not self.panel.compare.isChecked():
-            self.window.canvas.set_image(self._after)
+            self.canvas.set_image(self._after)
             return
         if self._before is None:
             from studio.core.upscale import decode_source
@@ -104,4 +114,4 @@ class UpscaleController(QObject):
             size = self.result_image.size
             self._before = qimage_from_pil(rgb.resize(size, Image.Resampling.LANCZOS))
         fraction = self.panel.split.value() / 100.0
-        self.window.canvas.set_image(split_view(self._before, self._after, fraction))
+        self.canvas.set_image(split_view(self._before, self._after, fraction))
