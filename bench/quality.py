@@ -89,7 +89,7 @@ def train_classifier(steps: int = 1500) -> tuple[GroupClassifier, float]:
     """Train on 80% of the real emoji (cached); return the model and held-out real accuracy."""
     cache = ROOT / "runs" / "bench" / "group_classifier.pt"
     if cache.exists():
-        state = torch.load(cache, weights_only=False)
+        state = torch.load(cache, weights_only=True)
         model = GroupClassifier()
         model.load_state_dict(state["model"])
         return model.eval(), state["accuracy"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import os
+import pickle
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -14,6 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+
+from studio.core.safe_read import open_regular
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 
@@ -103,19 +107,95 @@ class EMA:
             ema_b.copy_(b)
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that is refused (not weights-only, so loading could run code) or unreadable."""
+
+
+_PRIMITIVES = (str, int, float, bool, type(None))
+
+
+def plain_state(value: Any) -> Any:
+    """``value`` holding only tensors, primitives, dicts, lists and tuples.
+
+    Paths become strings and numpy values tensors or Python numbers, so the checkpoint loads
+    with ``weights_only=True``; containers without such values are returned as they are.
+    """
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, torch.Tensor) or type(value) in _PRIMITIVES:
+        return value
+    for base in (bool, int, float, str):  # an IntEnum, a str subclass: store the plain value
+        if isinstance(value, base):
+            return base.__str__(value) if base is str else base(value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.array(value))
+    if isinstance(value, dict):
+        items = {_plain_key(k): plain_state(v) for k, v in value.items()}
+        same = all(k in items and items[k] is v for k, v in value.items())
+        return value if same else items
+    if isinstance(value, list | tuple):
+        items = [plain_state(v) for v in value]
+        same = all(a is b for a, b in zip(items, value, strict=True))
+        if same and type(value) in (list, tuple):
+            return value
+        return items if isinstance(value, list) else tuple(items)
+    raise TypeError(f"a {type(value).__name__} cannot be stored in a weights-only checkpoint")
+
+
+def _plain_key(key: object) -> object:
+    if isinstance(key, np.generic):
+        return key.item()
+    if isinstance(key, _PRIMITIVES):
+        return key
+    raise TypeError(f"a {type(key).__name__} key cannot be stored in a weights-only checkpoint")
+
+
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Atomically write a checkpoint (write to a temp file, then rename)."""
+    """Atomically write a checkpoint (write to a temp file, then rename).
+
+    Only tensors and plain values are stored (see `plain_state`), so it loads weights-only.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
+    torch.save(plain_state(state), tmp)
     os.replace(tmp, path)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any] | None:
-    """Load a checkpoint if it exists."""
+    """Load a checkpoint if it exists, weights-only (tensors and plain values, never code).
+
+    A file that needs more to unpickle, or is not a readable checkpoint, raises CheckpointError.
+    """
     if not path.exists():
         return None
-    return torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        with open_regular(path) as handle:
+            state = torch.load(handle, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        name = _refused_global(exc)
+        if name is None:
+            raise CheckpointError(f"{path}: not a readable weights-only checkpoint") from None
+        raise CheckpointError(
+            f"{path}: refused: it references {name}, and unpickling it could run code; "
+            "only checkpoints holding tensors and plain values are loaded"
+        ) from None
+    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: not a checkpoint (holds a {type(state).__name__})")
+    return state
+
+
+_GLOBAL_RE = re.compile(r"GLOBAL ([\w.]{1,200})")
+
+
+def _refused_global(exc: Exception) -> str | None:
+    """The Python name torch's weights-only unpickler refused, if that was the reason."""
+    match = _GLOBAL_RE.search(str(exc))
+    return match.group(1) if match else None
 
 
 class JsonlLog:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import fields
 from pathlib import Path
 
 import torch
 from diffusers import StableDiffusionPipeline
 
+from studio.training.common import CheckpointError, load_checkpoint
 from studio.training.diffusion import make_scheduler
-from studio.training.trainer import Trainer
+from studio.training.trainer import TrainConfig, Trainer
 
 
 def fit_latent_rgb(latents: torch.Tensor, images: torch.Tensor) -> dict[str, list]:
@@ -96,14 +98,30 @@ def write_reference_sample(folder: Path) -> dict:
 
 
 def export_checkpoint(run: Path, folder: Path, scheduler: str = "euler_a") -> Path:
-    """Rebuild a Trainer from ``run/checkpoint.pt`` and export it."""
-    from studio.training.trainer import TrainConfig
+    """Rebuild a Trainer from ``run/checkpoint.pt`` (loaded weights-only) and export it.
 
-    state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)
-    config = TrainConfig(**state["config"])
-    config.threads = 0
-    trainer = Trainer(config)
-    trainer.resume()
+    Raises CheckpointError for a missing, unreadable or refused (code-carrying) checkpoint.
+    """
+    trainer = Trainer(_run_config(Path(run)))
+    if not trainer.resume():
+        raise CheckpointError(f"{run}: the checkpoint disappeared before it could be loaded")
     export_run(trainer, folder, scheduler)
     write_reference_sample(folder)
     return folder
+
+
+def _run_config(run: Path) -> TrainConfig:
+    """The TrainConfig stored in ``run/checkpoint.pt``, pointed at ``run`` (it may have moved)."""
+    state = load_checkpoint(run / "checkpoint.pt")
+    if state is None:
+        raise CheckpointError(f"{run}: no checkpoint.pt (is it a training run folder?)")
+    stored = state.get("config")
+    names = {f.name for f in fields(TrainConfig)}
+    if not isinstance(stored, dict) or not set(stored) <= names:
+        raise CheckpointError(f"{run / 'checkpoint.pt'}: no usable training config in it")
+    try:
+        config = TrainConfig(**stored)
+    except TypeError as exc:
+        raise CheckpointError(f"{run / 'checkpoint.pt'}: bad training config ({exc})") from None
+    config.out, config.threads = str(run), 0
+    return config
