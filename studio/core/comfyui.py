@@ -67,9 +67,9 @@ def _api_graph(prompt: object) -> Graph:
         return {}
     graph: Graph = {}
     for node_id, node in prompt.items():
-        if isinstance(node, dict) and isinstance(node.get("class_type"), str):
+        if isinstance(node, dict) and isinstance(node.get("class_type"), str) and _is_id(node_id):
             inputs = node.get("inputs")
-            graph[str(node_id)] = {"class_type": node["class_type"],
+            graph[_link_id([node_id])] = {"class_type": node["class_type"],
                                    "inputs": inputs if isinstance(inputs, dict) else {}}
     return graph
 
@@ -78,22 +78,35 @@ def _workflow_graph(workflow: object) -> Graph:
     """The UI workflow as an API-like graph: widget values by name, links as [id, slot]."""
     if not isinstance(workflow, dict) or not isinstance(workflow.get("nodes"), list):
         return {}
-    links: dict[object, list[object]] = {}
-    for link in workflow.get("links") or []:
-        if isinstance(link, list) and len(link) >= 3:
-            links[link[0]] = [str(link[1]), link[2]]
+    links: dict[int | str, list[object]] = {}
+    for link in _list(workflow.get("links")):
+        source = _link_id(link[1:2]) if isinstance(link, list) and len(link) >= 3 else ""
+        if source and _is_id(link[0]):
+            links[link[0]] = [source, link[2]]
     graph: Graph = {}
     for node in workflow["nodes"]:
         if not isinstance(node, dict) or not isinstance(node.get("type"), str):
             continue
         inputs = _widget_inputs(node["type"], node.get("widgets_values"))
-        for slot in node.get("inputs") or []:
+        for slot in _list(node.get("inputs")):
             if isinstance(slot, dict) and isinstance(slot.get("name"), str):
-                target = links.get(slot.get("link"))
+                link_id = slot.get("link")
+                target = links.get(link_id) if _is_id(link_id) else None
                 if target is not None:
                     inputs[slot["name"]] = target
-        graph[str(node.get("id"))] = {"class_type": node["type"], "inputs": inputs}
+        node_id = node.get("id")
+        graph[_link_id([node_id]) or f"?{len(graph)}"] = {"class_type": node["type"],
+                                                          "inputs": inputs}
     return graph
+
+
+def _list(value: object) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _is_id(value: object) -> bool:
+    """A usable (hashable, scalar) node or link id: a list, dict or float is not one."""
+    return isinstance(value, int | str) and not isinstance(value, bool)
 
 
 def _widget_inputs(node_type: str, values: object) -> dict[str, Any]:
@@ -106,7 +119,10 @@ def _widget_inputs(node_type: str, values: object) -> dict[str, Any]:
 
 
 def _sort_key(node_id: str) -> tuple[int, str]:
-    return (int(node_id), "") if node_id.isdigit() else (10**9, node_id)
+    """Numeric ids in numeric order, then the others ("²" is a digit but not a number)."""
+    if node_id.isascii() and node_id.isdigit() and len(node_id) <= 18:
+        return int(node_id), ""
+    return 10**18, node_id
 
 
 def _pick_sampler(graph: Graph) -> dict[str, Any] | None:
@@ -120,10 +136,20 @@ def _pick_sampler(graph: Graph) -> dict[str, Any] | None:
     return samplers[0] if samplers else None
 
 
+def _link_id(link: object) -> str:
+    """The node id a `[node_id, slot]` link points at, or "" when it is not a link."""
+    if isinstance(link, list) and link and _is_id(link[0]):
+        return link[0] if isinstance(link[0], str) else _int_id(link[0])
+    return ""
+
+
+def _int_id(value: int) -> str:
+    return str(value) if -(10**18) < value < 10**18 else ""  # str() of a huge int raises
+
+
 def _linked(graph: Graph, link: object) -> dict[str, Any] | None:
-    if isinstance(link, list) and link and isinstance(link[0], str | int):
-        return graph.get(str(link[0]))
-    return None
+    node_id = _link_id(link)
+    return graph.get(node_id) if node_id else None
 
 
 def _follow_text(graph: Graph, link: object, seen: set[str] | None = None) -> str | None:
@@ -133,7 +159,7 @@ def _follow_text(graph: Graph, link: object, seen: set[str] | None = None) -> st
     """
     seen = set() if seen is None else seen
     node = _linked(graph, link)
-    node_id = str(link[0]) if node is not None else ""  # type: ignore[index]
+    node_id = _link_id(link) if node is not None else ""
     if node is None or node_id in seen or len(seen) > 10 * _MAX_DEPTH:
         return None
     seen.add(node_id)

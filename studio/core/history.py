@@ -19,6 +19,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from studio.core.infotext import MAX_INFOTEXT_CHARS
 from studio.core.metadata import ImageParameters, parameters_from_infotext
 from studio.core.outputs import TEMP_PREFIX, OutputFolder
 from studio.core.records import ImageResult, ResultSaver
@@ -180,6 +181,10 @@ class History:
         except Exception as exc:  # noqa: BLE001 - a broken file is skipped, never fatal
             log.warning("not indexing %s: %s", path, exc)
             return None
+        if len(infotext) > MAX_INFOTEXT_CHARS:  # hostile or absurd: keep the index small
+            log.warning("%s: parameters text of %d characters cut to %d", path, len(infotext),
+                        MAX_INFOTEXT_CHARS)
+            infotext = infotext[:MAX_INFOTEXT_CHARS]
         params = parameters_from_infotext(infotext) if infotext else ImageParameters()
         row = (str(path), created, params.prompt or "", params.negative_prompt or "", infotext,
                image.width, image.height, make_thumbnail(image))

@@ -90,10 +90,12 @@ def _closest_family(key: str) -> str | None:
 
 # ----- value coercion (never raises) --------------------------------------------------------
 def _int(value: object, low: int = 0, high: int = 2**63) -> int | None:
-    if isinstance(value, bool) or value is None:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
         return None
-    text = str(value).strip()[:64]
+    if isinstance(value, int):  # str() of a huge int raises (Python's digit limit)
+        return value if low <= value <= high else None
     try:
+        text = str(value).strip()[:64]
         number = int(text)
     except ValueError:
         try:
@@ -104,6 +106,8 @@ def _int(value: object, low: int = 0, high: int = 2**63) -> int | None:
 
 
 def _float(value: object, low: float = 0.0, high: float = 1e6) -> float | None:
+    if not isinstance(value, str | int | float):
+        return None
     try:
         number = float(str(value).strip()) if not isinstance(value, bool) else None
     except (ValueError, OverflowError):
@@ -116,7 +120,7 @@ def _text(value: object) -> str | None:
 
 
 def _size(value: object) -> tuple[int | None, int | None]:
-    match = _SIZE_RE.match(str(value)) if value is not None else None
+    match = _SIZE_RE.match(value) if isinstance(value, str) else None
     if not match:
         return None, None
     return _int(match.group(1), 1, 65536), _int(match.group(2), 1, 65536)
