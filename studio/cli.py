@@ -9,6 +9,8 @@ import sys
 from studio.engine.device import configure_process_env
 
 # Each module exposes `register(subparsers)`, which adds its subcommands and sets `func`.
+# Registering imports nothing heavy (no torch, diffusers, transformers): `studio --help` and
+# argument errors answer at once; each command imports what it needs when it runs.
 _COMMAND_MODULES = (
     "studio.commands.generate",
     "studio.commands.edit",
@@ -33,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Before build_parser: registering the train/data commands imports torch and transformers,
-    # which read these settings (OpenMP wait policy, library log levels) only at import.
+    # First of all: torch and transformers read these settings (OpenMP wait policy, library
+    # log levels) only when imported, and any command may import them.
     configure_process_env()
     args_list = sys.argv[1:] if argv is None else argv
     if not args_list:

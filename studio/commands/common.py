@@ -1,27 +1,92 @@
-"""Shared plumbing for headless commands: model lookup, requests, a progress bar."""
+"""Shared plumbing for headless commands: arguments, checks, model lookup, requests.
+
+Importing this module is cheap (no torch, no PIL): `studio --help` goes through it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
-from studio.core.models import ModelEntry, ModelRegistry, model_defaults, native_resolution
-from studio.core.prompts import expand_prompt, load_expansions
-from studio.core.requests import GenerateRequest, JobKind
-from studio.engine.device import configure_process_env
+if TYPE_CHECKING:
+    from studio.core.models import ModelEntry
+    from studio.core.requests import GenerateRequest, JobKind
+
+RANDOM_SEED = -1
+SEED_HELP = "seed; the same seed gives the same pixels (default 0; -1: a random one, printed)"
+EXIT_BAD_INPUT = 2
 
 
-def fail(message: str, code: int = 2) -> int:
-    print(f"studio: error: {message}", file=sys.stderr)
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> int:
+    say(f"studio: error: {message}", sys.stderr)
     return code
 
 
+def say(text: str, stream: TextIO | None = None) -> None:
+    """Print one line; names with undecodable bytes (from argv) are written as those bytes."""
+    stream = stream or sys.stdout
+    try:
+        print(text, file=stream, flush=True)
+    except UnicodeEncodeError:
+        raw = os.fsencode(text) + b"\n"
+        buffer = getattr(stream, "buffer", None)
+        if buffer is not None:
+            stream.flush()
+            buffer.write(raw)
+            buffer.flush()
+        else:
+            print(text.encode("utf-8", "backslashreplace").decode("ascii", "replace"),
+                  file=stream, flush=True)
+
+
+def add_output_args(p: argparse.ArgumentParser, output_help: str) -> None:
+    p.add_argument("--output", "-o", type=Path, required=True, help=output_help)
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing --output (atomically; never an input image). "
+                        "Without it a taken name is kept and the next free numbered name "
+                        "(NAME-2.png, NAME-3.png, …) is written instead")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+
+
+def positive(value: int | None, flag: str) -> int | None:
+    """None (not given: the model's default) or a positive number; 0 and below are errors."""
+    if value is not None and value < 1:
+        raise ValueError(f"{flag} must be at least 1 (got {value}); leave it out for the "
+                         "model's default")
+    return value
+
+
+def check_text(value: str, flag: str) -> str:
+    """Text from argv must be valid UTF-8 (bad bytes arrive as surrogate escapes)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{flag} is not valid UTF-8 (an undecodable byte at character "
+                         f"{exc.start}); check the terminal's encoding") from None
+    if "\0" in value:
+        raise ValueError(f"{flag} contains a NUL character")
+    return value
+
+
+def resolve_seed(seed: int) -> int:
+    """-1 picks a random seed and prints it (A1111 style); others are used as given."""
+    if seed != RANDOM_SEED:
+        return seed
+    chosen = secrets.randbelow(2**32)
+    say(f"studio: seed {chosen}", sys.stderr)
+    return chosen
+
+
 def load_entry(spec: str | None) -> ModelEntry:
-    from studio.core.models import resolve_model
+    from studio.core.models import ModelRegistry, resolve_model
 
     registry = ModelRegistry()
     if spec:
+        check_text(spec, "--model")
         return resolve_model(spec, registry)
     entry = registry.default()
     if entry is None:
@@ -29,100 +94,38 @@ def load_entry(spec: str | None) -> ModelEntry:
     return entry
 
 
-def make_request(args: argparse.Namespace, entry: ModelEntry, kind: JobKind = JobKind.TXT2IMG,
+def make_request(args: argparse.Namespace, entry: ModelEntry, kind: JobKind | None = None,
                  **extra: object) -> GenerateRequest:
+    """The frozen request for `args`; options left out take the model's defaults."""
+    from studio.core.models import model_defaults, native_resolution
+    from studio.core.prompts import expand_prompt, load_expansions
+    from studio.core.requests import GenerateRequest, JobKind
+
     defaults = model_defaults(entry.path)
     native = native_resolution(entry.path) or 512
+    steps = positive(args.steps, "--steps")
+    width = positive(getattr(args, "width", None), "--width")
+    height = positive(getattr(args, "height", None), "--height")
     return GenerateRequest(
         model_path=str(entry.path), model_name=entry.name,
-        prompt=expand_prompt(args.prompt, load_expansions(entry.path)),
-        negative_prompt=args.negative,
-        steps=args.steps or int(defaults.get("steps", 25)),
+        prompt=expand_prompt(check_text(args.prompt, "--prompt"), load_expansions(entry.path)),
+        negative_prompt=check_text(args.negative, "--negative"),
+        steps=steps if steps is not None else int(defaults.get("steps", 25)),
         guidance=args.guidance if args.guidance is not None
         else float(defaults.get("guidance", 7.0)),
-        seed=args.seed, width=args.width or native, height=args.height or native,
+        seed=resolve_seed(args.seed),
+        width=width if width is not None else native,
+        height=height if height is not None else native,
         scheduler=args.scheduler or str(defaults.get("scheduler", "Euler a")),
-        batch_count=getattr(args, "batch", 1), kind=kind, **extra,
+        batch_count=getattr(args, "batch", 1), kind=kind or JobKind.TXT2IMG, **extra,
     )
 
 
-def run_request(request: GenerateRequest, paths: list[Path], device: str = "auto") -> int:
-    """Run synchronously with a tqdm bar; write each image atomically with its infotext."""
-    configure_process_env()
-    from tqdm import tqdm
-
-    from studio.core.outputs import write_png_atomic
-    from studio.core.records import infotext_for
-    from studio.engine.device import apply_threads, plan_device
-    from studio.engine.pipelines import ModelLoadError, PipelineCache
-    from studio.engine.runner import GenerationRunner, JobControl
-
-    plan = plan_device(None if device == "auto" else device)
-    apply_threads(plan)
-    runner = GenerationRunner(PipelineCache(plan), max_preview_fps=0)
-    cascade = None
-    if request.upscale_by > 1:  # resolved (and checked) before generating
-        from studio.engine.cascade import Cascade
-
-        cascade = Cascade(request, {}, plan.device, JobControl())
-    for index, path in enumerate(paths):
-        single = request.for_batch_index(index)
-        label = f"{path.name} (seed {single.seed})"
-        with tqdm(total=single.steps, desc=label, unit="step", file=sys.stderr) as bar:
-            def on_step(step: int, total: int, _image: object, bar=bar) -> None:
-                bar.total = total
-                bar.update(step - bar.n)
-
-            try:
-                output = runner.run_one(single, JobControl(), on_step)
-            except ModelLoadError as exc:
-                return fail(str(exc), 1)
-            except KeyboardInterrupt:
-                return fail("interrupted", 130)
-        write_png_atomic(output.image, path, infotext_for(single))
-        print(path)
-        if cascade is not None:
-            try:
-                image, name = cascade.upscale(single, output.image, path.name)
-            except (ModelLoadError, ValueError) as exc:
-                return fail(f"upscale: {exc}", 1)
-            big = path.with_name(f"{path.stem}-x{single.upscale_by}{path.suffix}")
-            write_png_atomic(image, big, infotext_for(single, upscaler_name=name))
-            print(big)
-    return 0
-
-
-def run_edit_request(request: GenerateRequest, path: Path, device: str = "auto") -> int:
-    """Run an img2img/inpaint request synchronously; write the result (and mask) atomically."""
-    configure_process_env()
-    from PIL import Image
-    from tqdm import tqdm
-
-    from studio.core.outputs import write_png_atomic
-    from studio.core.records import infotext_for
-    from studio.engine.device import plan_device
-    from studio.engine.edit import EditJob
-    from studio.engine.pipelines import ModelLoadError, PipelineCache
-    from studio.engine.runner import GenerationRunner, JobControl
-
-    plan = plan_device(None if device == "auto" else device)
-    runner = GenerationRunner(PipelineCache(plan), max_preview_fps=0)
-    try:
-        pipe = runner.cache.get(Path(request.model_path), request.kind)
-        job = EditJob(request, getattr(pipe, "vae_scale_factor", 8))
-        with tqdm(total=request.steps, desc=path.name, unit="step", file=sys.stderr) as bar:
-            def on_step(step: int, total: int, _image: object) -> None:
-                bar.total = total
-                bar.update(step - bar.n)
-
-            output = runner.run_one(request, JobControl(), on_step, job.work_init, job.work_mask)
-    except ModelLoadError as exc:
-        return fail(str(exc), 1)
-    except (ValueError, Image.DecompressionBombError) as exc:
-        return fail(str(exc))
-    except KeyboardInterrupt:
-        return fail("interrupted", 130)
-    image = job.finish(output.image)
-    write_png_atomic(image, path, infotext_for(request))
-    print(path)
-    return 0
+def input_file(path: Path, label: str) -> Path:
+    """An input that must be an existing file; FileNotFoundError says which one."""
+    if "\0" in str(path):
+        raise FileNotFoundError(f"{label} file not found: {str(path)!r} (contains a NUL byte)")
+    if not path.is_file():
+        what = "is a directory, not a file" if path.is_dir() else "not found"
+        raise FileNotFoundError(f"{label} file {what}: {path}")
+    return path

@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from studio.commands.common import SEED_HELP, add_output_args
 from studio.core.requests import SCHEDULER_NAMES, JobKind
+
+if TYPE_CHECKING:
+    from studio.commands.destinations import OutputPlan
+    from studio.core.requests import GenerateRequest
+
+MAX_PIXELS = 8192 * 8192  # as the engine's edit job
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image", "-i", type=Path, required=True, help="source image")
     p.add_argument("--prompt", "-p", default="", help="what the result should show")
     p.add_argument("--negative", "-n", default="", help="negative prompt")
-    p.add_argument("--strength", type=float, help="how much to change, (0, 1]")
-    p.add_argument("--steps", type=int)
+    p.add_argument("--strength", type=float,
+                   help="how much to change, (0, 1]; strength × steps must reach 1")
+    p.add_argument("--steps", type=int, help="denoising steps (default: the model's)")
     p.add_argument("--guidance", type=float)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help=SEED_HELP)
     p.add_argument("--scheduler", choices=SCHEDULER_NAMES)
     p.add_argument("--model", help="model name or diffusers folder (default: the built-in)")
     p.add_argument("--work-size", type=int, help="long side the model works at (default: native)")
-    p.add_argument("--output", "-o", type=Path, required=True, help="output PNG")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    add_output_args(p, "output PNG (inpaint also writes NAME.mask.png)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,32 +47,51 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_edit_command(args: argparse.Namespace, kind: JobKind) -> int:
-    from studio.commands.common import fail, load_entry, make_request, run_edit_request
-    from studio.core.models import native_resolution
+    from studio.commands.backend_run import ProgressPrinter, run_with_backend
+    from studio.commands.common import fail
+    from studio.commands.path_saver import PathSaver
 
-    for label, path in (("image", args.image), ("mask", getattr(args, "mask", None))):
-        if path is not None and not path.is_file():
-            return fail(f"{label} file not found: {path}")
-    if args.output.suffix.lower() != ".png":
-        return fail(f"--output must be a .png file (got {args.output})")
     try:
-        entry = load_entry(args.model)
-        args.batch = 1
-        args.width, args.height = _image_size(args.image)
-        extra: dict[str, object] = dict(
-            init_image=args.image.read_bytes(),
-            strength=args.strength if args.strength is not None
-            else (1.0 if kind is JobKind.INPAINT else 0.6),
-            work_resolution=args.work_size or native_resolution(entry.path) or 512,
-        )
-        if kind is JobKind.INPAINT:
-            extra.update(mask_image=args.mask.read_bytes(), mask_blur=args.mask_blur,
-                         only_masked=not args.whole_picture, mask_padding=args.padding)
-        request = make_request(args, entry, kind, **extra)
-        request.validate()
+        request, plan = _prepare(args, kind)
     except (FileNotFoundError, ValueError) as exc:
         return fail(str(exc))
-    return run_edit_request(request, args.output, args.device)
+    saver = PathSaver(plan)
+    printer = ProgressPrinter(saver, lambda step, total, index: f"{kind.value} seed "
+                                                                f"{request.seed}")
+    return run_with_backend(request, saver, args.device, printer)
+
+
+def _prepare(args: argparse.Namespace, kind: JobKind) -> tuple[GenerateRequest, OutputPlan]:
+    """The request and its destination, every input checked before any work."""
+    from studio.commands.common import input_file, load_entry, make_request, positive
+    from studio.commands.destinations import OutputPlan, batch_targets, check_name, check_plan
+    from studio.core.models import native_resolution
+
+    check_name(args.output)
+    sources = [input_file(args.image, "image")]
+    if kind is JobKind.INPAINT:
+        sources.append(input_file(args.mask, "mask"))
+    args.batch = 1
+    args.width, args.height = _image_size(args.image)
+    entry = load_entry(args.model)
+    work = positive(args.work_size, "--work-size")
+    extra: dict[str, object] = dict(
+        init_image=args.image.read_bytes(),
+        strength=args.strength if args.strength is not None
+        else (1.0 if kind is JobKind.INPAINT else 0.6),
+        work_resolution=work if work is not None else native_resolution(entry.path) or 512,
+    )
+    if kind is JobKind.INPAINT:
+        extra.update(mask_image=args.mask.read_bytes(), mask_blur=args.mask_blur,
+                     only_masked=not args.whole_picture, mask_padding=args.padding)
+    request = make_request(args, entry, kind, **extra)
+    request.validate()
+    if kind is JobKind.INPAINT:
+        _check_mask(args.mask, (args.width, args.height))
+    plan = OutputPlan(batch_targets(args.output, 1), args.overwrite, protected=tuple(sources),
+                      sidecar_suffixes=(".mask.png",) if kind is JobKind.INPAINT else ())
+    check_plan(plan, bytes_needed=args.width * args.height * 5)
+    return request, plan
 
 
 def _image_size(path: Path) -> tuple[int, int]:
@@ -73,10 +99,24 @@ def _image_size(path: Path) -> tuple[int, int]:
 
     try:
         with Image.open(path) as image:
-            return image.size
-    except (OSError, UnidentifiedImageError) as exc:
+            size = image.size
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise ValueError(f"cannot read image {path}: {exc}") from exc
+    if size[0] * size[1] > MAX_PIXELS:
+        raise ValueError(f"the image is {size[0]}×{size[1]}: larger than 8192×8192 is not "
+                         "supported; downscale it first")
+    return size
 
 
-if __name__ == "__main__":
-    sys.exit(0)
+def _check_mask(path: Path, size: tuple[int, int]) -> None:
+    """The mask must match the image and have something to repaint (as the engine checks)."""
+    from PIL import Image, UnidentifiedImageError
+
+    from studio.core.inpaint import check_mask, mask_to_array
+
+    try:
+        with Image.open(path) as mask:
+            mask.load()
+            check_mask(mask_to_array(mask, size))
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"cannot read mask {path}: {exc}") from exc

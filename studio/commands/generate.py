@@ -1,12 +1,16 @@
-"""`studio generate`: text-to-image from the command line."""
+"""`studio generate`: text-to-image from the command line, through the engine backend."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
+from studio.commands.common import SEED_HELP, add_output_args
 from studio.core.requests import SCHEDULER_NAMES
+
+if TYPE_CHECKING:
+    from studio.commands.destinations import OutputPlan
+    from studio.core.requests import GenerateRequest
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,47 +20,71 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--negative", "-n", default="", help="negative prompt")
     p.add_argument("--steps", type=int, help="denoising steps (default: the model's)")
     p.add_argument("--guidance", type=float, help="classifier-free guidance scale")
-    p.add_argument("--seed", type=int, default=0, help="seed; same seed gives the same pixels")
+    p.add_argument("--seed", type=int, default=0, help=SEED_HELP)
     p.add_argument("--width", type=int, help="width in px (default: the model's native size)")
     p.add_argument("--height", type=int, help="height in px")
     p.add_argument("--scheduler", choices=SCHEDULER_NAMES, help="sampler")
     p.add_argument("--model", help="model name or diffusers folder (default: the built-in)")
     p.add_argument("--batch", type=int, default=1, help="number of images (seeds seed..seed+N-1)")
-    p.add_argument("--output", "-o", type=Path, required=True,
-                   help="output PNG; with --batch N, NAME-1.png … NAME-N.png")
+    add_output_args(p, "output PNG; with --batch N, NAME-1.png … NAME-N.png")
     p.add_argument("--upscale", type=int, choices=(2, 4),
                    help="also write NAME-x2/x4.png, upscaled (cascade like Imagen's)")
     p.add_argument("--upscaler", default=None,
                    help="for --upscale: sr (the built-in SR model, default), lanczos, or an "
                         "upscaler folder/file as for `studio upscale`")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.set_defaults(func=run_generate)
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from studio.commands.common import fail, load_entry, make_request, run_request
-    from studio.core.upscaler_catalog import resolve_upscaler
+    from studio.commands.common import fail
 
     try:
-        entry = load_entry(args.model)
-        request = replace(make_request(args, entry), upscale_by=args.upscale or 1,
-                          upscaler=args.upscaler or "")
-        request.validate()
-        if args.upscale:
-            resolve_upscaler(args.upscaler)  # a missing upscaler fails before generating
+        request, plan = _prepare(args)
     except (FileNotFoundError, ValueError) as exc:
         return fail(str(exc))
-    if args.output.suffix.lower() != ".png":
-        return fail(f"--output must be a .png file (got {args.output})")
-    paths = [_numbered(args.output, i, request.batch_count) for i in range(request.batch_count)]
-    return run_request(request, paths, args.device)
+    return _run(request, plan, args.device)
 
 
-def _numbered(path: Path, index: int, count: int) -> Path:
-    return path if count == 1 else path.with_name(f"{path.stem}-{index + 1}{path.suffix}")
+def _prepare(args: argparse.Namespace) -> tuple[GenerateRequest, OutputPlan]:
+    """The request and where its images go, all checked before any work."""
+    from dataclasses import replace
+
+    from studio.commands.common import check_text, load_entry, make_request
+    from studio.commands.destinations import OutputPlan, batch_targets, check_name, check_plan
+
+    check_name(args.output)
+    entry = load_entry(args.model)
+    if args.upscaler is not None:
+        check_text(args.upscaler, "--upscaler")
+    request = replace(make_request(args, entry), upscale_by=args.upscale or 1,
+                      upscaler=args.upscaler or "")
+    request.validate()
+    if args.upscale:
+        _check_upscaler(args.upscaler)  # a missing upscaler fails before generating
+    plan = OutputPlan(batch_targets(args.output, request.batch_count), args.overwrite,
+                      upscale_by=request.upscale_by)
+    pixels = request.width * request.height * (1 + request.upscale_by**2)
+    check_plan(plan, bytes_needed=pixels * 4 * request.batch_count)
+    return request, plan
 
 
-if __name__ == "__main__":
-    sys.exit(0)
+def _check_upscaler(spec: str | None) -> None:
+    from studio.core.upscaler_catalog import resolve_upscaler
+
+    choice = resolve_upscaler(spec)
+    if not choice.available:
+        raise ValueError(f"upscaler {choice.name} is not available: {choice.note}")
+
+
+def _run(request: GenerateRequest, plan: OutputPlan, device: str) -> int:
+    from studio.commands.backend_run import ProgressPrinter, run_with_backend
+    from studio.commands.path_saver import PathSaver
+
+    count = request.batch_count
+
+    def describe(step: int, total: int, index: int) -> str:
+        image = f"image {index + 1}/{count}, " if count > 1 else ""
+        return f"{image}seed {(request.seed + index) % 2**32}"
+
+    saver = PathSaver(plan)
+    return run_with_backend(request, saver, device, ProgressPrinter(saver, describe))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -84,6 +85,8 @@ class GenerateRequest:
     def _validate_edit(self) -> None:
         if not 0.0 < self.strength <= 1.0:
             raise ValueError(f"strength must be in (0, 1] (got {self.strength})")
+        if int(self.steps * self.strength) < 1:  # the pipelines run int(steps × strength)
+            raise ValueError(self._no_step_message())
         if self.init_image is None:
             raise ValueError(f"{self.kind.value} needs a source image: open one on the canvas")
         if self.kind is JobKind.INPAINT and self.mask_image is None:
@@ -92,6 +95,16 @@ class GenerateRequest:
             raise ValueError(f"work resolution must be 64–4096 px (got {self.work_resolution})")
         if not 0 <= self.mask_blur <= 256 or not 0 <= self.mask_padding <= 4096:
             raise ValueError("mask blur must be 0–256 px and padding 0–4096 px")
+
+    def _no_step_message(self) -> str:
+        steps = "1 step" if self.steps == 1 else f"{self.steps} steps"
+        fix = f"a strength of at least {math.ceil(1000 / self.steps) / 1000:g}"
+        if self.strength >= 1 / 1000:  # reachable within the 1000-step limit
+            needed = math.ceil(1 / self.strength)
+            while int(needed * self.strength) < 1:
+                needed += 1
+            fix = f"at least {needed} steps or {fix}"
+        return f"strength {self.strength:g} with {steps} leaves no denoising step to run: use {fix}"
 
     def for_batch_index(self, index: int) -> GenerateRequest:
         """The single-image request for image `index` of a batch (seed + index)."""

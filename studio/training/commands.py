@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,17 +36,17 @@ def _config(cls: type, args: argparse.Namespace) -> Any:
     return cls(**values)
 
 
-def _run_vae(args: argparse.Namespace) -> int:
-    from studio.training.vae import VAEConfig, train_vae
+def _run_vae(args: argparse.Namespace, config_cls: type) -> int:
+    from studio.training.vae import train_vae
 
-    print(train_vae(_config(VAEConfig, args)))
+    print(train_vae(_config(config_cls, args)))
     return 0
 
 
-def _run_diffusion(args: argparse.Namespace) -> int:
-    from studio.training.trainer import TrainConfig, Trainer
+def _run_diffusion(args: argparse.Namespace, config_cls: type) -> int:
+    from studio.training.trainer import Trainer
 
-    trainer = Trainer(_config(TrainConfig, args))
+    trainer = Trainer(_config(config_cls, args))
     if trainer.resume():
         print(f"resumed at step {trainer.step}")
     trainer.train()
@@ -58,29 +60,59 @@ def _run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_sr(args: argparse.Namespace) -> int:
-    from studio.training.sr import SRConfig, train_sr
+def _run_sr(args: argparse.Namespace, config_cls: type) -> int:
+    from studio.training.sr import train_sr
 
-    print(train_sr(_config(SRConfig, args)))
+    print(train_sr(_config(config_cls, args)))
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``studio train {vae,diffusion,export,sr}``."""
-    from studio.training.sr import SRConfig
-    from studio.training.trainer import TrainConfig
-    from studio.training.vae import VAEConfig
+_MODELS: tuple[tuple[str, str, str, Callable[..., int], str], ...] = (
+    ("vae", "studio.training.vae", "VAEConfig", _run_vae, "train the AutoencoderKL"),
+    ("diffusion", "studio.training.trainer", "TrainConfig", _run_diffusion,
+     "DDPM text-to-image training"),
+    ("sr", "studio.training.sr", "SRConfig", _run_sr,
+     "train the residual super-resolution network"),
+)
 
-    train = subparsers.add_parser("train", help="train models (VAE, text-to-image, SR)")
-    sub = train.add_subparsers(dest="train_command", metavar="MODEL", required=True)
-    for name, cls, func, text in (
-        ("vae", VAEConfig, _run_vae, "train the AutoencoderKL"),
-        ("diffusion", TrainConfig, _run_diffusion, "DDPM text-to-image training"),
-        ("sr", SRConfig, _run_sr, "train the residual super-resolution network"),
-    ):
-        parser = sub.add_parser(name, help=text)
+
+class _LazyParser(argparse.ArgumentParser):
+    """A subcommand parser that adds its options only when it is used.
+
+    The training configs live in modules that import torch; reading their fields for every
+    `studio …` invocation would make `studio --help` take seconds.
+    """
+
+    def __init__(self, *args: Any, populate: Callable[[argparse.ArgumentParser], None]
+                 | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._populate = populate
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if self._populate is not None:
+            populate, self._populate = self._populate, None
+            populate(self)
+        return super().parse_known_args(args, namespace)
+
+
+def _config_populator(module: str, cls_name: str, func: Callable[..., int]
+                      ) -> Callable[[argparse.ArgumentParser], None]:
+    def populate(parser: argparse.ArgumentParser) -> None:
+        cls = getattr(importlib.import_module(module), cls_name)
         _add_dataclass_args(parser, cls)
-        parser.set_defaults(func=func)
+        parser.set_defaults(func=lambda args: func(args, cls))
+
+    return populate
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``studio train {vae,diffusion,export,sr}`` (their options load on use)."""
+    train = subparsers.add_parser("train", help="train models (VAE, text-to-image, SR)")
+    sub = train.add_subparsers(dest="train_command", metavar="MODEL", required=True,
+                               parser_class=_LazyParser)
+    for name, module, cls_name, func, text in _MODELS:
+        sub.add_parser(name, help=text, description=text,
+                       populate=_config_populator(module, cls_name, func))
     export = sub.add_parser("export", help="export a diffusion run as a Stable Diffusion folder")
     export.add_argument("--run", default="runs/emoji-sd")
     export.add_argument("--out", default="resources/models/emoji-sd")
