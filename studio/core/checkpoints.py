@@ -11,6 +11,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from studio.core.safe_read import open_regular
+
 CHECKPOINT_SUFFIXES = (".safetensors",)
 _MAX_HEADER = 100 * 1024 * 1024
 _UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
@@ -49,7 +51,7 @@ class CheckpointInfo:
 
 def read_header(path: Path) -> dict[str, list[int]]:
     """Tensor name -> shape from a .safetensors file; raises ValueError when not one."""
-    with Path(path).open("rb") as handle:
+    with open_regular(path) as handle:  # a FIFO or device is refused, never blocks
         raw = handle.read(8)
         if len(raw) != 8:
             raise ValueError("file too short for a safetensors header")

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-import json
+import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from studio.core.checkpoints import inspect_checkpoint, is_checkpoint_file, looks_like_hub_id
+from studio.core.safe_read import (
+    FileReadError,
+    check_regular_file,
+    read_json_file,
+    read_json_object,
+)
+
+log = logging.getLogger(__name__)
+INDEX_FILE = "model_index.json"
+_MAX_COMPONENT_FILES = 2000
 
 RESOURCES_DIR = Path(__file__).resolve().parent.parent.parent / "resources"
 EMBEDDED_MODELS_DIR = RESOURCES_DIR / "models"
@@ -28,20 +39,31 @@ class ModelEntry:
         return f"{self.name} (built-in)" if self.embedded else self.name
 
 
+def load_model_index(folder: Path) -> dict:
+    """The parsed `model_index.json` of `folder`.
+
+    Raises FileNotFoundError when there is none, FileReadError (a ValueError naming the file)
+    when it is not a regular file, too large, not UTF-8, invalid JSON or not a JSON object.
+    """
+    return read_json_object(Path(folder) / INDEX_FILE)
+
+
 def read_model_index(folder: Path) -> dict | None:
     """The parsed `model_index.json` of `folder`, or None when absent or unreadable."""
-    index = folder / "model_index.json"
     try:
-        data = json.loads(index.read_text(encoding="utf-8"))
+        return load_model_index(folder)
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
 
 
-def _entry_for(folder: Path, embedded: bool) -> ModelEntry | None:
-    index = read_model_index(folder)
-    if index is None:
-        return None
+def _has_index(folder: Path) -> bool:
+    """A `model_index.json` entry exists (even a broken link, FIFO or directory: reported)."""
+    return os.path.lexists(folder / INDEX_FILE)
+
+
+def _entry_for(folder: Path, embedded: bool) -> ModelEntry:
+    """Raises OSError/ValueError (see `load_model_index`) for an unusable folder."""
+    index = load_model_index(folder)
     return ModelEntry(folder.name, folder, str(index.get("_class_name", "?")), embedded)
 
 
@@ -52,11 +74,11 @@ def _checkpoint_entry(path: Path) -> ModelEntry | None:
 
 
 def _candidates(folder: Path) -> Iterable[Path]:
-    if (folder / "model_index.json").is_file() or is_checkpoint_file(folder):
+    if _has_index(folder) or is_checkpoint_file(folder):
         yield folder
     elif folder.is_dir():
         yield from sorted(p for p in folder.iterdir() if not _is_sidecar(p) and (
-            (p / "model_index.json").is_file() or is_checkpoint_file(p)))
+            _has_index(p) or is_checkpoint_file(p)))
 
 
 def checkpoint_config_folder(path: Path) -> Path:
@@ -78,6 +100,7 @@ class ModelRegistry:
     def __init__(self, embedded_dir: Path = EMBEDDED_MODELS_DIR, extra_dirs: Iterable[Path] = ()):
         self.embedded_dir = Path(embedded_dir)
         self.extra_dirs = [Path(p) for p in extra_dirs]
+        self.skipped: dict[Path, str] = {}  # folders left out by the last `entries()`, and why
 
     @property
     def searched(self) -> list[Path]:
@@ -87,15 +110,25 @@ class ModelRegistry:
         """All text-to-image capable models, embedded default first."""
         found: list[ModelEntry] = []
         seen: set[Path] = set()
+        self.skipped = {}
         for root in self.searched:
             for folder in _candidates(root):
-                entry = (_checkpoint_entry(folder) if folder.is_file()
-                         else _entry_for(folder, embedded=root == self.embedded_dir))
+                entry = self._entry(folder, embedded=root == self.embedded_dir)
                 if entry and entry.path.resolve() not in seen and _is_generator(entry):
                     seen.add(entry.path.resolve())
                     found.append(entry)
         found.sort(key=_sort_key)
         return found
+
+    def _entry(self, folder: Path, embedded: bool) -> ModelEntry | None:
+        if folder.is_file():
+            return _checkpoint_entry(folder)
+        try:
+            return _entry_for(folder, embedded)
+        except (OSError, ValueError) as exc:
+            self.skipped[folder] = str(exc)
+            log.warning("skipping model folder %s: %s", folder, exc)
+            return None
 
     def default(self) -> ModelEntry | None:
         entries = self.entries()
@@ -137,12 +170,11 @@ def resolve_model(spec: str, registry: ModelRegistry) -> ModelEntry:
     if looks_like_hub_id(spec):  # loaded from the local Hugging Face cache, or a clear error
         return ModelEntry(spec, Path(spec), "hub")
     if folder.is_dir():
-        entry = _entry_for(folder, embedded=False)
-        if entry is None:
+        if not _has_index(folder):
             raise FileNotFoundError(
                 f"{folder} is not a diffusers model folder (no model_index.json)"
             )
-        return entry
+        return _entry_for(folder, embedded=False)  # FileReadError says what is wrong
     names = ", ".join(e.name for e in registry.entries()) or "none"
     raise FileNotFoundError(f"model {spec!r} not found (known models: {names})")
 
@@ -152,14 +184,16 @@ def native_resolution(model_path: Path) -> int | None:
     if is_checkpoint_file(Path(model_path)):  # a single file: its architecture's configs
         model_path = checkpoint_config_folder(Path(model_path))
     try:
-        unet = json.loads((Path(model_path) / "unet" / "config.json").read_text("utf-8"))
-        vae = json.loads((Path(model_path) / "vae" / "config.json").read_text("utf-8"))
+        unet = read_json_object(Path(model_path) / "unet" / "config.json")
+        vae = read_json_object(Path(model_path) / "vae" / "config.json")
         sample = unet["sample_size"]
         factor = 2 ** (len(vae["block_out_channels"]) - 1)
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    size = sample[0] if isinstance(sample, list) else sample
-    return int(size) * factor if isinstance(size, int) else None
+    size = sample[0] if isinstance(sample, list) and sample else sample
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 < size * factor <= 65536:
+        return None
+    return size * factor
 
 
 DEFAULTS_FILE = "studio.json"
@@ -168,8 +202,11 @@ DEFAULTS_FILE = "studio.json"
 def model_json_section(model_path: Path, filename: str, key: str) -> dict:
     """The `key` object of a JSON file a model folder ships; {} when missing or malformed."""
     try:
-        data = json.loads((Path(model_path) / filename).read_text("utf-8"))
-    except (OSError, ValueError):
+        data = read_json_file(Path(model_path) / filename)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring %s", exc)
         return {}
     section = data.get(key, {}) if isinstance(data, dict) else {}
     return section if isinstance(section, dict) else {}
@@ -178,3 +215,31 @@ def model_json_section(model_path: Path, filename: str, key: str) -> dict:
 def model_defaults(model_path: Path) -> dict[str, object]:
     """Recommended settings a model folder ships in `studio.json` (steps, guidance, scheduler)."""
     return model_json_section(model_path, DEFAULTS_FILE, "defaults")
+
+
+def check_model_files(folder: Path, index: dict) -> None:
+    """Refuse a model folder whose component files would hang or flood a loader.
+
+    Every file in the component folders `index` names must be a regular file (not a FIFO,
+    device or dangling link) and each `*config.json` a small valid JSON object. Raises
+    FileReadError naming the first bad file; a missing component is left to the loader.
+    """
+    for name, spec in index.items():
+        part = Path(folder) / name
+        if name.startswith("_") or not isinstance(spec, list) or not part.is_dir():
+            continue
+        for count, path in enumerate(sorted(part.iterdir())):
+            if count >= _MAX_COMPONENT_FILES:
+                raise FileReadError(f"{part}: more than {_MAX_COMPONENT_FILES} files")
+            _check_component_file(path)
+
+
+def _check_component_file(path: Path) -> None:
+    try:
+        if path.is_dir():
+            return
+        check_regular_file(path)
+    except OSError as exc:
+        raise FileReadError(f"{path}: unreadable ({exc.strerror or exc})") from None
+    if path.name.endswith("config.json"):
+        read_json_object(path)

@@ -6,11 +6,16 @@ Reads a diffusers ``scheduler_config.json``; no torch.
 
 from __future__ import annotations
 
-import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from studio.core.safe_read import read_json_object
+
+log = logging.getLogger(__name__)
+MAX_TIMESTEPS = 100_000
 
 DEFAULT_CONFIG: dict = {
     "num_train_timesteps": 1000,
@@ -32,8 +37,13 @@ def betas_from_config(config: dict) -> np.ndarray:
     """The betas a diffusers scheduler derives from its config (float64, length T)."""
     merged = {**DEFAULT_CONFIG, **{k: v for k, v in config.items() if v is not None}}
     count = int(merged["num_train_timesteps"])
+    if not 0 < count <= MAX_TIMESTEPS:
+        raise ValueError(f"num_train_timesteps {count} is not in 1..{MAX_TIMESTEPS}")
     if merged.get("trained_betas"):
-        return np.asarray(merged["trained_betas"], dtype=np.float64)
+        betas = np.asarray(merged["trained_betas"], dtype=np.float64)
+        if betas.ndim != 1 or not 0 < len(betas) <= MAX_TIMESTEPS:
+            raise ValueError("trained_betas must be a list of 1 to 100000 numbers")
+        return betas
     start, end = float(merged["beta_start"]), float(merged["beta_end"])
     kind = merged["beta_schedule"]
     if kind == "linear":
@@ -58,11 +68,20 @@ class NoiseSchedule:
 
     @classmethod
     def from_model(cls, model_dir: Path | None) -> NoiseSchedule:
-        """The schedule of a diffusers folder (``scheduler/scheduler_config.json``)."""
-        path = Path(model_dir) / "scheduler" / "scheduler_config.json" if model_dir else None
-        if path is None or not path.is_file():
+        """The schedule of a diffusers folder (``scheduler/scheduler_config.json``).
+
+        A missing file gives the SD default; a malformed one is logged and gives it too.
+        """
+        if not model_dir:
             return cls.from_config({})
-        return cls.from_config(json.loads(path.read_text(encoding="utf-8")))
+        path = Path(model_dir) / "scheduler" / "scheduler_config.json"
+        try:
+            return cls.from_config(read_json_object(path))
+        except FileNotFoundError:
+            return cls.from_config({})
+        except (OSError, ValueError, TypeError, KeyError, OverflowError) as exc:
+            log.warning("ignoring %s (using the default schedule): %s", path, exc)
+            return cls.from_config({})
 
     @property
     def steps(self) -> int:

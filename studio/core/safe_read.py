@@ -36,15 +36,37 @@ def _require_regular(path: Path, mode: int) -> None:
         raise FileReadError(f"{path}: not a regular file ({_kind(mode)})")
 
 
+def check_regular_file(path: str | os.PathLike[str]) -> None:
+    """Raise FileReadError unless `path` (after symlinks) is a regular file.
+
+    A missing file raises FileNotFoundError; a broken or looping link, or one that cannot be
+    examined, is a FileReadError saying so.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        if os.path.islink(path):
+            raise FileReadError(f"{path}: broken symbolic link") from None
+        raise
+    except OSError as exc:
+        raise FileReadError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    _require_regular(Path(path), mode)
+
+
 def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     """Open `path` for binary reading only if it (after symlinks) is a regular file.
 
     Never blocks on a FIFO or device; raises FileReadError for those, OSError when missing.
     """
     path = Path(path)
-    _require_regular(path, os.stat(path).st_mode)
+    check_regular_file(path)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # permissions, a link swapped for a loop, ...
+        raise FileReadError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     try:
         _require_regular(path, os.fstat(fd).st_mode)  # it may have been swapped meanwhile
         if hasattr(os, "set_blocking"):

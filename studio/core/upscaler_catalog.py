@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from studio.core.models import EMBEDDED_MODELS_DIR, _candidates, read_model_index
+from studio.core.safe_read import read_json_object
 from studio.core.upscale import UpscalerKind
 
 EMBEDDED_SR_DIR = EMBEDDED_MODELS_DIR / "sr-residual"
@@ -44,7 +44,7 @@ def sr_choice(folder: Path = EMBEDDED_SR_DIR) -> UpscalerChoice:
 
 def is_sr_folder(folder: Path) -> bool:
     try:
-        config = json.loads((folder / "config.json").read_text())
+        config = read_json_object(folder / "config.json")
     except (OSError, ValueError):
         return False
     return (isinstance(config, dict) and {"features", "blocks"} <= config.keys()

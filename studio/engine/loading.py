@@ -15,8 +15,9 @@ from studio.core.checkpoints import inspect_checkpoint
 from studio.core.models import (
     RESOURCES_DIR,
     ModelRegistry,
+    check_model_files,
     checkpoint_config_folder,
-    read_model_index,
+    load_model_index,
 )
 
 CONFIGS_DIR = RESOURCES_DIR / "configs"
@@ -84,7 +85,7 @@ def load_single_file(path: Path, dtype):  # noqa: ANN001, ANN201 - torch dtype -
     if not info.supported:
         raise ModelLoadError(f"Cannot load {path.name}: {info.problem or 'unsupported file'}")
     config = checkpoint_config_folder(path)
-    index = read_model_index(config) or {}
+    index = checked_model_index(config)
     components: dict[str, object] = {}
     for name, spec in index.items():
         if isinstance(spec, list) and len(spec) == 2 and spec[1] == "CLIPTokenizer":
@@ -111,10 +112,35 @@ def hub_snapshot(model_id: str) -> Path:
         folder = Path(snapshot_download(model_id, local_files_only=True))
     except Exception as exc:  # not cached (LocalEntryNotFoundError, OSError, ValueError)
         raise ModelLoadError(_offline_message(model_id)) from exc
-    if read_model_index(folder) is None:
+    try:
+        load_model_index(folder)
+    except FileNotFoundError:
         raise ModelLoadError(f"{model_id} in the local Hugging Face cache is not a diffusers "
-                             "pipeline (no model_index.json)")
+                             "pipeline (no model_index.json)") from None
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{model_id} in the local Hugging Face cache: {exc}") from None
     return folder
+
+
+def checked_model_index(folder: Path) -> dict:
+    """`model_index.json` of a model or config folder, its component files checked first.
+
+    Raises ModelLoadError saying what is wrong: no index, invalid JSON (with the file name),
+    a FIFO/device/oversized file where a config or weight file should be.
+    """
+    try:
+        index = load_model_index(folder)
+    except FileNotFoundError:
+        raise ModelLoadError(
+            f"Model folder {folder} has no model_index.json (is it a diffusers model folder?)"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"Cannot load model folder {folder}: {exc}") from None
+    try:
+        check_model_files(folder, index)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"Cannot load model folder {folder}: {exc}") from None
+    return index
 
 
 def _offline_message(model_id: str) -> str:

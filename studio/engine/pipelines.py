@@ -10,10 +10,14 @@ import logging
 from pathlib import Path
 
 from studio.core.checkpoints import is_checkpoint_file, looks_like_hub_id
-from studio.core.models import read_model_index
 from studio.core.requests import JobKind
 from studio.engine.device import DevicePlan
-from studio.engine.loading import ModelLoadError, hub_snapshot, load_single_file
+from studio.engine.loading import (
+    ModelLoadError,
+    checked_model_index,
+    hub_snapshot,
+    load_single_file,
+)
 from studio.engine.memory import MemoryOptions, apply_options, enable_low_memory
 
 log = logging.getLogger(__name__)
@@ -97,12 +101,7 @@ class PipelineCache:
         return pipe
 
     def _load_folder(self, model_path: Path):  # noqa: ANN202
-        index = read_model_index(model_path)
-        if index is None:
-            raise ModelLoadError(
-                f"Model folder {model_path} has no readable model_index.json "
-                "(is it a diffusers model folder?)"
-            )
+        index = checked_model_index(model_path)
         kwargs: dict[str, object] = {"dtype": self.plan.dtype, "local_files_only": True}
         if "safety_checker" in index:
             kwargs.update(safety_checker=None, requires_safety_checker=False)

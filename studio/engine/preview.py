@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import functools
-import json
+import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from studio.core.safe_read import read_json_object
+
+log = logging.getLogger(__name__)
+_MAX_CHANNELS = 64
 
 SD1_FACTORS = (
     (0.3512, 0.2297, 0.3227),
@@ -50,16 +56,40 @@ def _grey_from_channels(sample: torch.Tensor) -> np.ndarray:
 
 
 def preview_for_model(model_path: Path, pipeline_class: str) -> LinearPreview:
-    """The model's own fitted projection if it ships one, else the SD/SDXL factors."""
+    """The model's own fitted projection if it ships one, else the SD/SDXL factors.
+
+    A malformed `latent_rgb.json` (or one that is not a small regular file) is logged and
+    the default projection is used: a preview must never stop a generation.
+    """
     stored = Path(model_path) / PREVIEW_FILE
-    if stored.is_file():
-        data = json.loads(stored.read_text(encoding="utf-8"))
-        factors = tuple(tuple(float(v) for v in row) for row in data["factors"])
-        bias = tuple(float(v) for v in data.get("bias", (0.0, 0.0, 0.0)))
-        return LinearPreview(factors, bias)  # type: ignore[arg-type]
+    try:
+        return _stored_preview(stored)
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        log.warning("ignoring %s (using the default preview): %s", stored, exc)
     if "XL" in pipeline_class:
         return LinearPreview(SDXL_FACTORS, SDXL_BIAS)
     return LinearPreview(SD1_FACTORS)
+
+
+def _stored_preview(path: Path) -> LinearPreview:
+    """A validated projection: 1..64 rows of 3 finite numbers, a bias of 3 finite numbers."""
+    data = read_json_object(path, max_bytes=64 * 1024)
+    rows, bias = data["factors"], data.get("bias", [0.0, 0.0, 0.0])
+    if not isinstance(rows, list) or not 0 < len(rows) <= _MAX_CHANNELS:
+        raise ValueError("`factors` must be a list of 1 to 64 rows")
+    factors = tuple(_triple(row, "factors row") for row in rows)
+    return LinearPreview(factors, _triple(bias, "bias"))
+
+
+def _triple(values: object, what: str) -> tuple[float, float, float]:
+    if not isinstance(values, list) or len(values) != 3:
+        raise ValueError(f"{what} must be a list of 3 numbers")
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if len(numbers) != 3 or not all(math.isfinite(float(v)) for v in numbers):
+        raise ValueError(f"{what} must hold 3 finite numbers")
+    return float(numbers[0]), float(numbers[1]), float(numbers[2])
 
 
 class X0Tap:

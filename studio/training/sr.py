@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from studio.core.safe_read import read_json_object
 from studio.training.common import (
     JsonlLog,
     configure_cpu,
@@ -80,8 +81,8 @@ class ResidualSR(nn.Module):
 def load_sr_model(path: str | Path) -> ResidualSR:
     """Load ``config.json`` + ``model.safetensors`` from ``path`` as a float32 eval model."""
     path = Path(path)
-    config = json.loads((path / "config.json").read_text())
-    model = ResidualSR(config["features"], config["blocks"])
+    config = read_json_object(path / "config.json")
+    model = ResidualSR(int(config["features"]), int(config["blocks"]))
     state = {k: v.float() for k, v in load_file(path / "model.safetensors").items()}
     model.load_state_dict(state)
     return model.eval()
