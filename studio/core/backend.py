@@ -38,7 +38,8 @@ class JobQueued(JobEvent):
 
 @dataclass(frozen=True)
 class JobMoved(JobEvent):
-    position: int  # the job's new index among the queued jobs
+    position: int  # the job's new index among the waiting jobs
+    order: tuple[int, ...] = ()  # every waiting job's id, in the order they will run
 
 
 @dataclass(frozen=True)

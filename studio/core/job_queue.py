@@ -111,7 +111,7 @@ class JobQueue:
             self._records[event.job_id] = JobRecord(event.job_id, event.request)
             self._order.append(event.job_id)
         elif isinstance(event, JobMoved):
-            self._move(event.job_id, event.position)
+            self._move(event)
         elif record is not None:
             updated = _updated(record, event)
             if updated is record:
@@ -121,12 +121,16 @@ class JobQueue:
             return
         self._notify(event.job_id)
 
-    def _move(self, job_id: int, position: int) -> None:
+    def _move(self, event: JobMoved) -> None:
         queued = [r.job_id for r in self.queued()]
-        if job_id not in queued:
+        if event.job_id not in queued:
             return
-        queued.remove(job_id)
-        queued.insert(max(0, min(position, len(queued))), job_id)
+        if event.order:  # the backend's own order wins; jobs it does not list keep theirs
+            rank = {job_id: i for i, job_id in enumerate(event.order)}
+            queued.sort(key=lambda j: rank.get(j, len(rank)))
+        else:
+            queued.remove(event.job_id)
+            queued.insert(max(0, min(event.position, len(queued))), event.job_id)
         others = [i for i in self._order if i not in queued]
         self._order = others + queued
 

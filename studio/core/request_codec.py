@@ -48,6 +48,9 @@ def decode_request(data: object) -> Request:
         raise ValueError("not a saved job request")
     cls = _BY_NAME[data["type"]]
     hints = typing.get_type_hints(cls)
+    unknown = set(data) - {"type"} - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise ValueError(f"bad {cls.__name__}: unknown field(s) {', '.join(sorted(unknown))}")
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.name in data:

@@ -125,7 +125,7 @@ class LocalBackend:
         if moved:
             order = self.worker.queued_ids()
             if job_id in order:
-                self.hub.publish(JobMoved(job_id, order.index(job_id)))
+                self.hub.publish(JobMoved(job_id, order.index(job_id), tuple(order)))
         return moved
 
     def stop_and_keep(self) -> None:

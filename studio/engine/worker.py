@@ -153,9 +153,12 @@ class EngineWorker:
             return job_id, request
 
     def _serve(self) -> None:
-        setup_error = self._setup()
+        setup_error: str | None = None
+        ready = False
         while (item := self._next()) is not None:
             job_id, request = item
+            if not ready:  # torch and the pipelines load when the first job needs them
+                setup_error, ready = self._setup(), True
             if setup_error:
                 with self._cond:
                     self._current = None

@@ -72,6 +72,7 @@ class QueuePanel(QWidget):
         column.addLayout(buttons)
         column.addWidget(self.clear_button)
         self._thumbs: dict[tuple[int, int], QIcon] = {}
+        self._cancelling: set[int] = set()  # asked to cancel; the event may still be on its way
         self.cancel_button.clicked.connect(lambda: self._act(self.cancel_job))
         self.up_button.clicked.connect(lambda: self._act(lambda j: self.move_job(j, -1)))
         self.down_button.clicked.connect(lambda: self._act(lambda j: self.move_job(j, 1)))
@@ -100,11 +101,12 @@ class QueuePanel(QWidget):
     def cancel_job(self, job_id: int) -> None:
         record = self.queue.get(job_id)
         if record is not None and not record.state.ended:
+            self._cancelling.add(job_id)
             self.backend.cancel(job_id)
 
     def move_job(self, job_id: int, delta: int) -> bool:
         """Move a queued job `delta` places (negative: earlier)."""
-        queued = [r.job_id for r in self.queue.queued()]
+        queued = [r.job_id for r in self.queue.queued() if r.job_id not in self._cancelling]
         if job_id not in queued:
             return False
         return self.backend.move(job_id, max(0, queued.index(job_id) + delta))
@@ -150,7 +152,7 @@ class QueuePanel(QWidget):
         job = self.selected_job()
         record = self.queue.get(job) if job is not None else None
         state = record.state if record else None
-        queued = [r.job_id for r in self.queue.queued()]
+        queued = [r.job_id for r in self.queue.queued() if r.job_id not in self._cancelling]
         self.cancel_button.setEnabled(state in (JobState.QUEUED, JobState.RUNNING))
         self.up_button.setEnabled(job in queued and queued.index(job) > 0)
         self.down_button.setEnabled(job in queued and queued.index(job) < len(queued) - 1)
