@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import Any
 
-from studio.core.metadata import ImageParameters, _float, _int, map_sampler
+from studio.core.image_parameters import ImageParameters, _float, _int, map_sampler
 
 Graph = dict[str, dict[str, Any]]
 _MAX_DEPTH = 32

@@ -9,6 +9,7 @@ import torch
 
 from studio.core.records import ImageResult, ResultSaver
 from studio.core.requests import GenerateRequest, JobKind
+from studio.engine.batch import run_batch
 from studio.engine.pipelines import ModelLoadError
 from studio.engine.runner import JobCancelled, JobControl
 
@@ -43,38 +44,6 @@ def run_job(job_id: int, request: object, ctx, control: JobControl, events,  # n
         events.job_failed(job_id, f"Job failed: {type(exc).__name__}: {exc}")
         return
     events.job_finished(job_id, results)
-
-
-def run_batch(job_id: int, request: GenerateRequest, events, saver: ResultSaver,  # noqa: ANN001
-              render: Callable, on_saved: Callable[[ImageResult], None] | None = None,
-              follow_up: Callable[[GenerateRequest, ImageResult], ImageResult] | None = None,
-              ) -> list[ImageResult]:
-    """Every image of a batch: render, save, then report it; a stopped image ends the batch.
-
-    `render(single_request, on_preview) -> (image, RunOutput)` makes one image;
-    `follow_up(single_request, result)` makes a saved derived image (the upscale cascade),
-    reported right after it.
-    """
-    results: list[ImageResult] = []
-    for index in range(request.batch_count):
-        single = request.for_batch_index(index)
-
-        def on_preview(step: int, total: int, image: object) -> None:
-            events.job_preview(job_id, step, total, image)
-
-        image, output = render(single, on_preview)
-        steps_done = output.steps_done if output.partial else None
-        result = saver.save(job_id, index, image, single, steps_done)
-        if on_saved is not None:
-            on_saved(result)
-        results.append(result)
-        events.job_result(result)
-        if follow_up is not None and not output.partial:
-            results.append(follow_up(single, result))
-            events.job_result(results[-1])
-        if output.partial:
-            break
-    return results
 
 
 def run_generate(job_id: int, request: GenerateRequest, ctx, control: JobControl,  # noqa: ANN001
