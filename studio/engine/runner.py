@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import io
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -14,6 +13,7 @@ from PIL import Image
 
 from studio.core.requests import GenerateRequest, JobKind
 from studio.engine.cancel import cancel_points
+from studio.engine.control import JobCancelled, JobControl
 from studio.engine.memory import StatusCallback, decode_after_oom, run_with_fallback
 from studio.engine.pipelines import PipelineCache
 from studio.engine.preview import LinearPreview, X0Tap, preview_for_model
@@ -22,33 +22,8 @@ from studio.engine.schedulers import make_scheduler
 PreviewCallback = Callable[[int, int, np.ndarray], None]
 
 
-class JobCancelled(Exception):
-    """The job was cancelled between steps; nothing more is decoded."""
-
-
 class _StopAndKeep(Exception):
     """Internal: stop denoising and keep the current x0 estimate."""
-
-
-@dataclass
-class JobControl:
-    """Flags the GUI thread sets and the worker checks after every step."""
-
-    cancel: threading.Event = field(default_factory=threading.Event)
-    keep: threading.Event = field(default_factory=threading.Event)
-    record: object | None = None  # the explorer's StepRecorder; None: no recording, no cost
-    running: threading.Event = field(default_factory=lambda: _set(threading.Event()))
-
-    def wait_if_paused(self) -> None:
-        """Block while paused; cancel wakes it (jobs that can pause call this between steps)."""
-        while not self.running.wait(0.1):
-            if self.cancel.is_set():
-                return
-
-
-def _set(event: threading.Event) -> threading.Event:
-    event.set()
-    return event
 
 
 @dataclass(frozen=True)

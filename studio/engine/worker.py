@@ -141,7 +141,7 @@ class EngineWorker:
 
     def _next(self) -> tuple[int, object] | None:
         """Wait for the next job and make it current (one step, so no cancel slips between)."""
-        from studio.engine.runner import JobControl
+        from studio.engine.control import JobControl
 
         with self._cond:
             while not self._waiting and not self._stopping:
