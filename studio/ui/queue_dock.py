@@ -23,8 +23,8 @@ from studio.ui.qimages import qimage_from_pil
 _ROLE_JOB = Qt.ItemDataRole.UserRole
 THUMB = 48
 _STATE_MARK = {
-    JobState.QUEUED: "⏳", JobState.RUNNING: "▶", JobState.DONE: "✔",
-    JobState.FAILED: "✖", JobState.CANCELLED: "⊘",
+    JobState.QUEUED: "…", JobState.RUNNING: "▶", JobState.DONE: "✔",
+    JobState.FAILED: "✖", JobState.CANCELLED: "⊘",  # glyphs every desktop font has
 }
 
 
