@@ -13,6 +13,7 @@ from PIL import Image
 
 from studio.training.common import CheckpointError, load_checkpoint, save_checkpoint
 from studio.training.trainer import TrainConfig, Trainer
+from tests.hostile_helpers import run_guarded
 
 COLORS = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (30, 60, 220), "white": (250,) * 3}
 
@@ -140,7 +141,7 @@ def test_a_checkpoint_that_is_not_a_dict_is_refused(tmp_path: Path) -> None:
 def test_a_fifo_checkpoint_is_refused_without_blocking(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "checkpoint.pt")
     with pytest.raises(CheckpointError, match="FIFO"):
-        load_checkpoint(tmp_path / "checkpoint.pt")
+        run_guarded(lambda: load_checkpoint(tmp_path / "checkpoint.pt"), timeout=30)
 
 
 def test_export_without_a_checkpoint_says_so(tmp_path: Path) -> None:
