@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,11 @@ def _run_diffusion(args: argparse.Namespace, config_cls: type) -> int:
 def _run_export(args: argparse.Namespace) -> int:
     from studio.training.export import export_checkpoint
 
-    print(export_checkpoint(Path(args.run), Path(args.out), args.scheduler))
+    try:
+        print(export_checkpoint(Path(args.run), Path(args.out), args.scheduler))
+    except (ValueError, OSError) as exc:  # a refused or unreadable checkpoint: one line
+        print(f"studio: error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
