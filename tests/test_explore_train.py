@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from PySide6.QtCore import Qt
 
 from studio.core.models import ModelRegistry
 from studio.training.session import TrainSession, session_config
@@ -106,3 +107,29 @@ def test_train_tab_explains_a_missing_folder(qtbot, studio_window) -> None:  # n
     controller.panel.folder.setText("")
     assert not controller.start()
     assert "folder" in controller.panel.status.text()
+
+
+def test_train_tab_pauses_and_cancels_through_the_engine_queue(qtbot, studio_window,  # noqa: F811
+                                                               square_images, tmp_path) -> None:
+    window = studio_window
+    controller = window.train
+    controller.models_dir = tmp_path / "user-models"
+    panel = controller.panel
+    panel.folder.setText(str(square_images))
+    panel.steps.setValue(500)
+    assert controller.start(**TINY)
+    job = controller.job
+    qtbot.waitUntil(lambda: window.queue.get(job) is not None, timeout=5_000)
+    assert window.queue.get(job).kind == "train"  # a job like any other, in the Queue dock
+    qtbot.waitUntil(lambda: len(controller.losses) >= 1, timeout=60_000)
+    qtbot.mouseClick(panel.pause, Qt.MouseButton.LeftButton)
+    qtbot.wait(300)
+    paused_at = len(controller.losses)
+    qtbot.wait(500)
+    assert len(controller.losses) <= paused_at + 1 and panel.pause.text() == "Resume"
+    with qtbot.waitSignal(window.signals.cancelled, timeout=60_000):
+        qtbot.mouseClick(panel.cancel, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: controller.result is not None, timeout=10_000)
+    assert controller.result.model_dir is None and controller.result.steps < 500
+    assert "nothing exported" in panel.status.text() and panel.start.isEnabled()
+    assert not (tmp_path / "user-models" / "my-model").exists()
