@@ -87,12 +87,18 @@ def apply_style(app) -> None:  # noqa: ANN001
     }
     for role, value in colors.items():
         palette.setColor(role, QColor(value))
+    disabled = QPalette.ColorGroup.Disabled  # buttons that can do nothing must look it
+    for role in (QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText,
+                 QPalette.ColorRole.Text):
+        palette.setColor(disabled, role, QColor("#6f7277"))
+    palette.setColor(disabled, QPalette.ColorRole.Button, QColor("#2e3034"))
     app.setPalette(palette)
     app.setStyleSheet(
         "QLabel#heading { font-weight: 600; margin-top: 6px; }"
         "QPushButton#generateButton { background: #3d6fd6; color: white; font-weight: 600;"
         " border-radius: 4px; padding: 6px; }"
         "QPushButton#generateButton:hover { background: #4a7de6; }"
+        "QPushButton#generateButton:disabled { background: #34405a; color: #8a8d93; }"
     )
 
 

@@ -7,12 +7,11 @@ from pathlib import Path
 
 
 def default_outputs_root() -> Path:
-    """`$STUDIO_OUTPUTS`, else `~/Pictures/Studio` (or `~/Studio` without a Pictures folder)."""
+    """`$STUDIO_OUTPUTS`, else `~/Pictures/Studio` (created, with `~/Pictures`, on first save)."""
     env = os.environ.get("STUDIO_OUTPUTS")
     if env:
         return Path(env).expanduser()
-    pictures = Path.home() / "Pictures"
-    return (pictures if pictures.is_dir() else Path.home()) / "Studio"
+    return Path.home() / "Pictures" / "Studio"
 
 
 def default_data_dir() -> Path:

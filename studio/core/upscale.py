@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from studio import __version__
-from studio.core.infotext import format_infotext
+from studio.core.infotext import format_infotext, parse_infotext
 from studio.core.tiling import auto_tile, tile_grid
 
 MAX_OUTPUT_PIXELS = 16384 * 16384  # 268 MP: ~0.8 GB of RGB output, still bounded
@@ -67,6 +67,7 @@ class UpscaleRequest:
     negative_prompt: str = ""
     seed: int = 0
     source_name: str = ""
+    source_infotext: str = ""  # the source image's generation parameters, carried over
 
     @property
     def output_width(self) -> int:
@@ -184,7 +185,13 @@ def decode_source(data: bytes) -> tuple[Image.Image, Image.Image | None]:
 
 
 def upscale_infotext(request: UpscaleRequest, upscaler_name: str) -> str:
-    """A1111-style infotext: prompt line (SD x4 only), then the upscale parameters."""
+    """A1111-style infotext: prompt line (SD x4 only), then the upscale parameters.
+
+    With `source_infotext` the source's prompt and parameters are kept and A1111's
+    `Postprocess upscale by` / `Postprocess upscaler` keys added, as for the cascade's copy.
+    """
+    if request.source_infotext.strip():
+        return _merged_infotext(request, upscaler_name)
     tile, overlap = request.tiling()
     params: dict[str, object] = {"Upscaler": upscaler_name, "Scale": request.scale}
     if request.kind is not UpscalerKind.LANCZOS:
@@ -200,3 +207,27 @@ def upscale_infotext(request: UpscaleRequest, upscaler_name: str) -> str:
     prompt = request.prompt if request.kind.diffusion else ""
     negative = request.negative_prompt if request.kind.diffusion else ""
     return format_infotext(prompt, negative, params)
+
+
+def _merged_infotext(request: UpscaleRequest, upscaler_name: str) -> str:
+    source = parse_infotext(request.source_infotext)
+    prompt, negative = source.pop("Prompt", ""), source.pop("Negative prompt", "")
+    params: dict[str, object] = {k: v for k, v in source.items() if k != "Version"}
+    params["Postprocess upscale by"] = request.scale * _earlier_factor(params)
+    params["Postprocess upscaler"] = upscaler_name
+    if request.kind.diffusion:  # the upscaler's own sampling, beside the source's
+        params.update({"Postprocess steps": request.steps,
+                       "Postprocess noise level": request.noise_level,
+                       "Postprocess CFG scale": request.guidance,
+                       "Postprocess seed": request.seed,
+                       "Postprocess prompt": request.prompt or None})
+    params["Version"] = f"studio {__version__}"
+    return format_infotext(prompt, negative, params)
+
+
+def _earlier_factor(params: dict[str, object]) -> int:
+    """An upscaled source's own factor (so that ×4 of a ×2 copy reads 8), else 1."""
+    try:
+        return max(1, int(float(str(params.get("Postprocess upscale by", 1)))))
+    except ValueError:
+        return 1

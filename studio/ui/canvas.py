@@ -32,6 +32,7 @@ class ImageCanvas(QWidget):
     mask_changed = Signal()
     brush_changed = Signal()
     image_dropped = Signal(str)  # a local image file dropped on the canvas
+    image_changed = Signal()  # a new (non-preview) image is shown
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -40,6 +41,8 @@ class ImageCanvas(QWidget):
         self.setMouseTracking(True)
         self.image: QImage | None = None
         self.is_preview = False
+        self.infotext = ""  # the shown image's generation parameters ("" when unknown)
+        self._stable: tuple[QImage, str] | None = None  # the last non-preview image
         self.placeholder = "Type a prompt and press Ctrl+Enter to generate."
         self.zoom = 1.0
         self.offset = QPointF(0, 0)
@@ -60,14 +63,29 @@ class ImageCanvas(QWidget):
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(640, 640)
 
-    def set_image(self, image: QImage, preview: bool = False) -> None:
-        """Show `image` (a preview is scaled smoothly to the target size by the caller)."""
+    def set_image(self, image: QImage, preview: bool = False, infotext: str = "") -> None:
+        """Show `image` (a preview is scaled smoothly to the target size by the caller);
+        `infotext` is the generation parameters of a finished image, if known."""
         size_changed = self.image is None or self.image.size() != image.size()
         self.image = image
         self.is_preview = preview
+        self.infotext = "" if preview else infotext
+        if not preview:
+            self._stable = (image, infotext)
         if size_changed and self._fit_mode:
             self.fit()
         self.update()
+        if not preview:
+            self.image_changed.emit()
+
+    def drop_preview(self) -> None:
+        """Replace a live preview by the image shown before it (or the placeholder)."""
+        if not self.is_preview:
+            return
+        if self._stable is None:
+            self.clear()
+        else:
+            self.set_image(*self._stable)
 
     def show_region_preview(self, image: QImage, box: QRect) -> None:
         """Show a (masked, RGBA) preview in place over `box` of the current image."""
@@ -87,9 +105,14 @@ class ImageCanvas(QWidget):
         self.set_image(scaled, preview=True)
 
     def clear(self, placeholder: str | None = None) -> None:
-        self.image = None
+        self.image, self.is_preview, self.infotext, self._stable = None, False, "", None
         if placeholder is not None:
             self.placeholder = placeholder
+        self.update()
+
+    def set_placeholder(self, text: str) -> None:
+        """The hint shown while there is no image."""
+        self.placeholder = text
         self.update()
 
     def fit(self) -> None:

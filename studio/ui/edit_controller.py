@@ -61,6 +61,7 @@ class EditController(QObject):
         p.eraser.toggled.connect(lambda on: setattr(c.brush, "erase", on))
         p.modes.buttonToggled.connect(lambda *_: self._update_painting())
         c.brush_changed.connect(self._sync_brush_slider)
+        c.mask_changed.connect(self._update_run_button)
         c.image_dropped.connect(self.open_file)
         for button, action in ((p.invert_button, "invert"), (p.clear_button, "clear"),
                                (p.fill_button, "fill"), (p.undo_button, "undo"),
@@ -72,6 +73,7 @@ class EditController(QObject):
         for signal in (signals.failed, signals.cancelled, signals.finished):
             signal.connect(lambda job, *_: self._on_job_end(job))
         c.set_brush_radius(p.brush_size.value() / 2)
+        self._update_run_button()
 
     # ----- source ---------------------------------------------------------------------------
     def set_source(self, image: Image.Image, label: str) -> None:
@@ -128,6 +130,7 @@ class EditController(QObject):
             return
         getattr(mask, action)()
         self.canvas.update()
+        self._update_run_button()
 
     def _set_opacity(self, value: int) -> None:
         self.canvas.mask_opacity = value / 100
@@ -149,6 +152,17 @@ class EditController(QObject):
         active = self.tabs.currentWidget() is self.panel
         self.canvas.painting = active and self.panel.inpainting and self.canvas.mask is not None
         self.canvas.update()
+        self._update_run_button()
+
+    def _update_run_button(self) -> None:
+        """Inpaint needs a source and a painted mask; Transform needs a source."""
+        mask = self.canvas.mask
+        ready = self.source is not None and (
+            not self.panel.inpainting or (mask is not None and not mask.is_empty()))
+        self.panel.run_button.setEnabled(ready)
+        self.panel.run_button.setToolTip("Run (Ctrl+Enter)" if ready else
+                                         "Open a source image first" if self.source is None
+                                         else "Paint the area to change first")
 
     # ----- jobs -----------------------------------------------------------------------------
     def snapshot(self) -> GenerateRequest | None:

@@ -24,6 +24,7 @@ class GalleryStrip(QListWidget):
         self.setIconSize(QSize(thumb, thumb))
         self.setFixedHeight(thumb + 30)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setSpacing(4)
         self.results: list[object] = []
         self.currentRowChanged.connect(self._on_row)
@@ -43,9 +44,13 @@ class GalleryStrip(QListWidget):
         self.setCurrentRow(0)
         self.blockSignals(False)
 
-    def selected_result(self) -> object | None:
+    def selected_index(self) -> int | None:
         item = self.currentItem()
-        return self.results[int(item.data(_ROLE_INDEX))] if item is not None else None
+        return int(item.data(_ROLE_INDEX)) if item is not None else None
+
+    def selected_result(self) -> object | None:
+        index = self.selected_index()
+        return self.results[index] if index is not None else None
 
     def _on_row(self, row: int) -> None:
         item = self.item(row)

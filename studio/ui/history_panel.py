@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -18,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.history import History, HistoryEntry
+from studio.core.infotext import parse_infotext
 
 _ROLE_ID = Qt.ItemDataRole.UserRole
 _THUMB = 112
@@ -39,6 +42,7 @@ class HistoryPanel(QWidget):
         super().__init__(parent)
         self.history: History | None = None
         self.entries: dict[int, HistoryEntry] = {}
+        self.names: dict[str, str] = {}  # model caption -> the short name that expands to it
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search prompts…")
         self.search.setClearButtonEnabled(True)
@@ -59,7 +63,7 @@ class HistoryPanel(QWidget):
         grid.setIconSize(QSize(_THUMB, _THUMB))
         grid.setGridSize(QSize(_THUMB + 14, _THUMB + 34))
         grid.setWordWrap(False)
-        grid.setTextElideMode(Qt.TextElideMode.ElideRight)
+        grid.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         grid.setUniformItemSizes(True)
         grid.setSelectionMode(QListWidget.SelectionMode.SingleSelection)
         grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -102,6 +106,19 @@ class HistoryPanel(QWidget):
         self._update_buttons()
 
     # ----- data -----------------------------------------------------------------------------
+    def set_expansions(self, expansions: Mapping[str, str]) -> None:
+        """The current model's prompt expansions: labels show the short names users type."""
+        names: dict[str, str] = {}
+        for name, caption in expansions.items():
+            names.setdefault(" ".join(caption.split()), name)
+        if names != self.names:
+            self.names = names
+            for row in range(self.grid.count()):
+                item = self.grid.item(row)
+                entry = self.entries.get(int(item.data(_ROLE_ID)))
+                if entry is not None:
+                    item.setText(_label(entry, self.names))
+
     def set_history(self, history: History | None, message: str = "") -> None:
         self.history = history
         self.refresh()
@@ -118,7 +135,7 @@ class HistoryPanel(QWidget):
             return
         for entry in self.history.search(self.search.text().strip()):
             self.entries[entry.id] = entry
-            self.grid.addItem(_item(entry))
+            self.grid.addItem(_item(entry, self.names))
         self._show_count()
         self._update_buttons()
 
@@ -136,7 +153,7 @@ class HistoryPanel(QWidget):
                 entry.prompt.lower():
             return
         self.entries[entry.id] = entry
-        self.grid.insertItem(0, _item(entry))
+        self.grid.insertItem(0, _item(entry, self.names))
         self._show_count()
         self._update_buttons()
 
@@ -202,11 +219,47 @@ class HistoryPanel(QWidget):
         menu.exec(self.grid.viewport().mapToGlobal(pos))
 
 
-def _item(entry: HistoryEntry) -> QListWidgetItem:
-    pixmap = QPixmap()
-    pixmap.loadFromData(entry.thumb)
+def short_prompt(prompt: str, names: Mapping[str, str]) -> str:
+    """The user's own words: a model caption ("red apple, food & drink, food fruit") becomes
+    the name that expanded to it ("red apple"), keeping what was typed after it."""
+    text = " ".join(prompt.split())
+    if not text:
+        return "(no prompt)"
+    cut = len(text)
+    while cut > 0:
+        name = names.get(text[:cut])
+        if name is not None:
+            return name + text[cut:]
+        cut = text.rfind(", ", 0, cut)
+    return text
+
+
+def _label(entry: HistoryEntry, names: Mapping[str, str]) -> str:
+    """The short prompt, plus "×4" on an upscaled copy (it would look like its source)."""
+    factor = parse_infotext(entry.infotext).get("Postprocess upscale by") if entry.infotext \
+        else None
+    return short_prompt(entry.prompt, names) + (f" ×{factor}" if factor else "")
+
+
+def _thumbnail(data: bytes) -> QPixmap:
+    """The stored thumbnail fitted into a square of one size, so every cell lines up."""
+    source = QPixmap()
+    source.loadFromData(data)
+    square = QPixmap(_THUMB, _THUMB)
+    square.fill(Qt.GlobalColor.transparent)
+    if source.isNull():
+        return square
+    scaled = source.scaled(_THUMB, _THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+                           Qt.TransformationMode.SmoothTransformation)
+    painter = QPainter(square)
+    painter.drawPixmap((_THUMB - scaled.width()) // 2, (_THUMB - scaled.height()) // 2, scaled)
+    painter.end()
+    return square
+
+
+def _item(entry: HistoryEntry, names: Mapping[str, str]) -> QListWidgetItem:
     prompt = " ".join(entry.prompt.split()) or "(no prompt)"
-    item = QListWidgetItem(QIcon(pixmap), prompt)
+    item = QListWidgetItem(QIcon(_thumbnail(entry.thumb)), _label(entry, names))
     item.setData(_ROLE_ID, entry.id)
     item.setToolTip(f"{entry.path.name}\n{entry.infotext or prompt}")
     item.setSizeHint(QSize(_THUMB + 10, _THUMB + 30))

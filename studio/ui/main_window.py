@@ -49,6 +49,10 @@ from studio.ui.widget_state import read_widgets, write_widgets
 if TYPE_CHECKING:
     from studio.ui.upscale_panel import UpscalePanel
 
+GENERATE_HINT = "Type a prompt and press Ctrl+Enter to generate."
+EDIT_HINT = "Open an image to edit (Open…, drop it here, or paste with Ctrl+V)."
+UPSCALE_HINT = "Choose a source to upscale: Canvas, Gallery, File… or Paste."
+
 
 class MainWindow(QMainWindow):
     """Composes the widgets and routes engine signals to them (GUI thread only)."""
@@ -65,6 +69,7 @@ class MainWindow(QMainWindow):
         self.tracker = ProgressTracker()
         self.confirm_close = True
         self._job_started_at = 0.0
+        self._generate_hint = GENERATE_HINT
         self.setWindowTitle("Studio")
         self._build_widgets()
         self.runner = JobRunner(backend, signals, self.notice, queue)
@@ -73,6 +78,7 @@ class MainWindow(QMainWindow):
         self._connect_engine()  # before the controllers: the window's slots run first
         self._build_controllers(models_dir)
         self._build_queue_dock()
+        self.tabs.currentChanged.connect(lambda _: self._show_tab_hint())
         self.queue_keeper = (QueuePersistence(self.queue, queue_store, self.notice,
                                               self.submit_job) if queue_store else None)
         self._restore_settings()
@@ -190,8 +196,17 @@ class MainWindow(QMainWindow):
     # ----- models -------------------------------------------------------------------------
     def refresh_models(self) -> None:
         if not self.model_picker.refresh():
-            self.canvas.clear(self.registry.describe_search())
+            self._generate_hint = self.registry.describe_search()
+            self.canvas.clear(self._generate_hint)
             self.notice.show_message(self.registry.describe_search(), "warning")
+        else:
+            self._generate_hint = GENERATE_HINT
+        self._show_tab_hint()
+
+    def _show_tab_hint(self) -> None:
+        """The empty canvas says what the current tab needs first."""
+        hints = {self.edit_panel: EDIT_HINT, self.upscale.panel: UPSCALE_HINT}
+        self.canvas.set_placeholder(hints.get(self.tabs.currentWidget(), self._generate_hint))
 
     def selected_model(self) -> ModelEntry | None:
         return self.model_picker.selected()
@@ -204,6 +219,7 @@ class MainWindow(QMainWindow):
         if size:
             self.panel.set_native_size(size)
             self.edit_panel.work_resolution.setValue(size)
+        self.panel.set_model_size(size, cascade=entry.embedded)
         self.panel.apply_model_defaults(model_defaults(entry.path))
         self.panel.prompt.set_names(list(load_expansions(entry.path)))
         self.progress_label.setText(f"Model: {entry.name}")
@@ -285,7 +301,7 @@ class MainWindow(QMainWindow):
 
     def _on_result(self, result: ImageResult) -> None:
         image = qimage_from_pil(result.image)
-        self.canvas.set_image(image)
+        self.canvas.set_image(image, infotext=result.infotext)
         self.gallery.add_result(result, image, result.infotext)
         if result.upscaled_by == 1:  # the cascade's upscaled copy is not a new image
             self.tracker.next_image()
@@ -301,6 +317,8 @@ class MainWindow(QMainWindow):
         self.progress_label.setText(f"Done in {elapsed}{where}")
 
     def _on_failed(self, job_id: int, message: str) -> None:
+        if job_id == self.current_job:
+            self._drop_preview()
         self._end_job(job_id)
         self.progress.setValue(0)
         self.progress_label.setText("Failed")
@@ -308,6 +326,8 @@ class MainWindow(QMainWindow):
 
     def _on_cancelled(self, job_id: int) -> None:
         was_running = job_id == self.current_job
+        if was_running:
+            self._drop_preview()
         self._end_job(job_id)
         if was_running or self.current_job is None:
             self.progress.setValue(0)
@@ -320,7 +340,18 @@ class MainWindow(QMainWindow):
 
     def _show_gallery_result(self, index: int) -> None:
         result = self.gallery.results[index]
-        self.canvas.set_image(qimage_from_pil(result.image))  # type: ignore[attr-defined]
+        self.canvas.set_image(qimage_from_pil(result.image),  # type: ignore[attr-defined]
+                              infotext=result.infotext)  # type: ignore[attr-defined]
+
+    def _drop_preview(self) -> None:
+        """A job ended without a result: show what the gallery selects, not a half preview."""
+        if not self.canvas.is_preview:
+            return
+        index = self.gallery.selected_index()
+        if index is not None:
+            self._show_gallery_result(index)
+        else:
+            self.canvas.drop_preview()
 
     # ----- misc ---------------------------------------------------------------------------
     def open_outputs(self) -> None:

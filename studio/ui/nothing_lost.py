@@ -3,6 +3,7 @@
 Built by the composition root (`studio/app.py`) from the explicit parts it works with
 (`NothingLostParts`): the host window for its dock, menus and drops, the canvas, gallery,
 notice bar, panels, edit controller, model picker, status label and the engine signals.
+The autosave and crash recovery themselves live in `studio/ui/work_keeper.py`.
 """
 
 from __future__ import annotations
@@ -11,12 +12,10 @@ import logging
 import sqlite3
 import tempfile
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 from PySide6.QtCore import QEvent, QMimeData, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -32,7 +31,9 @@ from PySide6.QtWidgets import (
 from studio.core.autosave import Autosave, SessionMarker, Snapshot
 from studio.core.history import History, HistoryEntry, IndexingSaver
 from studio.core.metadata import ImageParameters, read_image_parameters
+from studio.core.models import ModelEntry
 from studio.core.outputs import OutputFolder, clean_temp_files
+from studio.core.prompts import load_expansions
 from studio.core.records import ImageResult
 from studio.ui.canvas import ImageCanvas
 from studio.ui.edit_controller import EditController
@@ -42,7 +43,7 @@ from studio.ui.gallery import GalleryStrip
 from studio.ui.history_panel import HistoryPanel
 from studio.ui.model_picker import ModelPicker
 from studio.ui.notice import NoticeBar
-from studio.ui.prompt_panel import PanelValues, PromptPanel
+from studio.ui.prompt_panel import PromptPanel
 from studio.ui.qimages import qimage_from_pil
 from studio.ui.result_actions import (
     apply_parameters,
@@ -51,10 +52,9 @@ from studio.ui.result_actions import (
     open_containing_folder,
     save_image_as,
 )
+from studio.ui.work_keeper import WorkKeeper, WorkParts
 
 log = logging.getLogger(__name__)
-AUTOSAVE_INTERVAL_MS = 15_000
-AUTOSAVE_DEBOUNCE_MS = 2_000
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp)"
 
 
@@ -112,22 +112,17 @@ class NothingLost(QObject):
         self.data_dir = Path(data_dir)
         self.default_root = Path(default_root or saver.outputs.root)
         self.sync_thread: threading.Thread | None = None
-        self.autosave = Autosave(self.data_dir / "autosave")
-        self.marker = SessionMarker(self.data_dir)
-        self.last_image: Image.Image | None = None
-        self._saved_fingerprint: tuple[int, int] | None = None
+        self.keeper = WorkKeeper(
+            WorkParts(parts.canvas, parts.gallery, parts.notice, parts.prompt_panel,
+                      parts.edit_panel, parts.edit, parts.status, parts.signals),
+            Autosave(self.data_dir / "autosave"), SessionMarker(self.data_dir), self)
         self.panel = HistoryPanel()
         self._build_dock()
         self._build_menus()
         self._connect()
         self.use_outputs_root(saver.outputs.root, persist=False)
-        self._timer = QTimer(self, interval=AUTOSAVE_INTERVAL_MS)
-        self._timer.timeout.connect(self.autosave_now)
-        self._timer.start()
-        self._soon = QTimer(self, singleShot=True, interval=AUTOSAVE_DEBOUNCE_MS)
-        self._soon.timeout.connect(self.autosave_now)
-        parts.canvas.mask_changed.connect(self._soon.start)  # a stroke: save soon after
-        self.crashed = self._begin_session()
+        self._use_model_names(parts.models.selected())
+        self.crashed = self.keeper.begin_session()
 
     # ----- construction ---------------------------------------------------------------------
     def _build_dock(self) -> None:
@@ -189,6 +184,7 @@ class NothingLost(QObject):
             if action.text().startswith("Reset settings"):
                 action.triggered.connect(self._on_settings_reset)
         self.parts.signals.result.connect(self._on_result)
+        self.parts.models.model_changed.connect(self._use_model_names)
         self.parts.canvas.image_dropped.connect(self._offer_parameters_of)
         gallery = self.parts.gallery
         gallery.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -275,8 +271,10 @@ class NothingLost(QObject):
             self.panel.refresh()
             self.parts.status.setText(f"History rebuilt: {count} images")
 
+    def _use_model_names(self, entry: ModelEntry | None) -> None:
+        self.panel.set_expansions(load_expansions(entry.path) if entry is not None else {})
+
     def _on_result(self, result: ImageResult) -> None:
-        self.last_image = result.image
         entry = self.history.get_by_path(result.path) if self.history and result.path else None
         if entry is not None:
             self.panel.add_entry(entry)
@@ -299,7 +297,7 @@ class NothingLost(QObject):
     def show_entry(self, entry: HistoryEntry) -> None:
         image = self._load(entry)
         if image is not None:
-            self.parts.canvas.set_image(qimage_from_pil(image))
+            self.parts.canvas.set_image(qimage_from_pil(image), infotext=entry.infotext)
             self.last_image = image
 
     def use_as_source(self, entry: HistoryEntry) -> None:
@@ -424,77 +422,35 @@ class NothingLost(QObject):
         return super().eventFilter(watched, event)
 
     # ----- crash safety ------------------------------------------------------------------------
-    def _begin_session(self) -> bool:
-        try:
-            crashed = self.marker.begin()
-        except OSError as exc:
-            log.warning("no session marker: %s", exc)
-            return False
-        snapshot = self.autosave.load() if crashed else None
-        if snapshot is not None:
-            stamp = time.strftime("%H:%M", time.localtime(snapshot.saved_at))
-            self.parts.notice.show_message(
-                f"Studio did not exit cleanly last time. Your work in progress (autosaved at "
-                f"{stamp}) can be restored.", "warning",
-                [("Restore", lambda: self.restore_snapshot(snapshot)),
-                 ("Discard", self.autosave.clear)])
-        return crashed
+    @property
+    def autosave(self) -> Autosave:
+        return self.keeper.autosave
 
-    def _work_in_progress(self) -> tuple[Image.Image, Image.Image | None, dict] | None:
-        source = self.parts.edit.source
-        image = source if source is not None else self.last_image
-        if image is None:
-            return None
-        mask_layer = self.parts.canvas.mask if source is not None else None
-        mask = None
-        if mask_layer is not None and not mask_layer.is_empty():
-            mask = Image.fromarray(np.asarray(mask_layer.to_numpy(), dtype=np.uint8))
-        meta = {"panel": asdict(self.parts.prompt_panel.values()), "editing": source is not None}
-        return image, mask, meta
+    @property
+    def marker(self) -> SessionMarker:
+        return self.keeper.marker
+
+    @property
+    def last_image(self) -> Image.Image | None:
+        return self.keeper.last_image
+
+    @last_image.setter
+    def last_image(self, image: Image.Image | None) -> None:
+        self.keeper.last_image = image
 
     def autosave_now(self) -> bool:
         """Snapshot the canvas work if it changed since the last snapshot; True if written."""
-        work = self._work_in_progress()
-        if work is None:
-            return False
-        image, mask, meta = work
-        fingerprint = (id(image), hash(mask.tobytes()) if mask is not None else 0)
-        if fingerprint == self._saved_fingerprint:
-            return False
-        try:
-            self.autosave.save(image, mask, meta)
-        except OSError as exc:
-            log.warning("autosave failed: %s", exc)
-            return False
-        self._saved_fingerprint = fingerprint
-        return True
+        return self.keeper.autosave_now()
 
     def restore_snapshot(self, snapshot: Snapshot) -> None:
-        panel = snapshot.meta.get("panel")
-        if isinstance(panel, dict):
-            try:
-                self.parts.prompt_panel.apply_values(PanelValues(**panel))
-            except TypeError:
-                pass
-        if snapshot.meta.get("editing"):
-            self.parts.edit.set_source(snapshot.image, "Recovered image")
-            if snapshot.mask is not None and self.parts.canvas.mask is not None:
-                self.parts.canvas.mask.set_pixels(np.asarray(snapshot.mask.convert("L")))
-                self.parts.canvas.update()
-        else:
-            self.parts.canvas.set_image(qimage_from_pil(snapshot.image))
-            self.last_image = snapshot.image
-        self.parts.status.setText("Recovered the autosaved work")
+        self.keeper.restore_snapshot(snapshot)
 
     def end_session(self) -> None:
         """Clean exit: final autosave, close the index, remove the session marker."""
-        self._timer.stop()
-        self._soon.stop()
-        self.autosave_now()
         if self.history is not None:
             self.history.close()
             self.saver.history = None
-        self.marker.end()
+        self.keeper.end_session()
 
 
 __all__ = ["NothingLost", "NothingLostParts", "open_history", "check_writable"]

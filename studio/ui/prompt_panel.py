@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from studio.core.prompts import expand_prompt, load_expansions
 from studio.core.requests import SCHEDULER_NAMES, GenerateRequest
 from studio.ui.prompt_edit import PromptEdit
+from studio.ui.size_advice import SizeAdvice, SizeWarning, advise_size
 
 RANDOM_SEED = -1
 _MAX_SEED = 2**31 - 1
@@ -59,6 +60,7 @@ class PromptPanel(QWidget):
     generate_requested = Signal()
     cancel_requested = Signal()
     keep_requested = Signal()
+    changed = Signal()  # any setting or the prompt changed
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -86,7 +88,23 @@ class PromptPanel(QWidget):
         self.upscale.setToolTip("Cascade: also save each image upscaled by the built-in "
                                 "super-resolution model (the original is kept)")
         self.last_seed: int | None = None
+        self.native_size: int | None = None
+        self.cascade_suits_model = False
+        self.size_warning = SizeWarning()
+        self.size_warning.apply_requested.connect(self.apply_size_advice)
         self._build_layout()
+        self._connect_changes()
+
+    def _connect_changes(self) -> None:
+        for edit in (self.prompt, self.negative):
+            edit.textChanged.connect(self.changed)
+        for box in (self.steps, self.guidance, self.seed, self.width_box, self.height_box,
+                    self.batch):
+            box.valueChanged.connect(self.changed)
+        for combo in (self.scheduler, self.upscale):
+            combo.currentIndexChanged.connect(self.changed)
+        for box in (self.width_box, self.height_box):
+            box.valueChanged.connect(self._update_size_warning)
 
     def _build_layout(self) -> None:
         layout = QVBoxLayout(self)
@@ -101,19 +119,24 @@ class PromptPanel(QWidget):
         form.addRow("Guidance (CFG)", self.guidance)
         form.addRow("Seed", self._seed_row())
         form.addRow("Size", self._size_row())
+        form.addRow(self.size_warning)
         form.addRow("Batch count", self.batch)
         form.addRow("Upscale", self.upscale)
         layout.addLayout(form)
         layout.addLayout(self._button_row())
 
     def _seed_row(self) -> QWidget:
-        dice = QToolButton(text="🎲")
-        dice.setToolTip("Random seed for every generation")
-        dice.clicked.connect(lambda: self.seed.setValue(RANDOM_SEED))
+        self.random_button = QToolButton(text="Random")
+        self.random_button.setToolTip("A new random seed for every generation (the CLI's "
+                                      "--seed -1)")
+        self.random_button.clicked.connect(lambda: self.seed.setValue(RANDOM_SEED))
+        self.random_button.setEnabled(False)
+        self.seed.valueChanged.connect(
+            lambda value: self.random_button.setEnabled(value != RANDOM_SEED))
         reuse = QToolButton(text="♻")
         reuse.setToolTip("Reuse the last seed")
         reuse.clicked.connect(self.reuse_last_seed)
-        return _row(self.seed, dice, reuse)
+        return _row(self.seed, self.random_button, reuse)
 
     def _size_row(self) -> QWidget:
         swap = QToolButton(text="⇄")
@@ -147,6 +170,23 @@ class PromptPanel(QWidget):
     def set_native_size(self, size: int) -> None:
         self.width_box.setValue(size)
         self.height_box.setValue(size)
+
+    def set_model_size(self, native: int | None, cascade: bool) -> None:
+        """The model's native side (None: unknown) and whether the built-in SR suits it."""
+        self.native_size, self.cascade_suits_model = native, cascade
+        self._update_size_warning()
+
+    def _update_size_warning(self) -> None:
+        self.size_warning.show_advice(advise_size(
+            self.width_box.value(), self.height_box.value(), self.native_size,
+            self.cascade_suits_model))
+
+    def apply_size_advice(self, advice: SizeAdvice) -> None:
+        """Use the advised size (and the upscale cascade when it offers one)."""
+        self.width_box.setValue(advice.width)
+        self.height_box.setValue(advice.height)
+        if advice.upscale_by > 1:
+            self.upscale.setCurrentIndex(max(0, self.upscale.findData(advice.upscale_by)))
 
     def apply_model_defaults(self, defaults: dict[str, object]) -> None:
         """Use a model's recommended steps, guidance and sampler (from its studio.json)."""

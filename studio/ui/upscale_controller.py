@@ -28,6 +28,7 @@ class UpscaleController(QObject):
         self.jobs: dict[int, UpscaleRequest] = {}
         self.result_image: Image.Image | None = None
         self.result_request: UpscaleRequest | None = None
+        self.result_infotext = ""
         self.saved_as = ""
         self._before: QImage | None = None
         self._after: QImage | None = None
@@ -45,18 +46,21 @@ class UpscaleController(QObject):
                                                              "unchanged."))
 
     def take_source(self, where: str) -> None:
+        """The canvas or gallery image becomes the source, with its generation parameters."""
         image: Image.Image | None = None
+        infotext = ""
         if where == "canvas":
             shown = self.canvas.image
             if shown is not None and not shown.isNull():
-                image = pil_from_qimage(shown)
+                image, infotext = pil_from_qimage(shown), self.canvas.infotext
         else:
             gallery = self.gallery
             result = gallery.selected_result()
             if result is None and gallery.results:
                 result = gallery.results[-1]
             image = getattr(result, "image", None)
-        self.panel.set_source(image, where)
+            infotext = str(getattr(result, "infotext", "") or "")
+        self.panel.set_source(image, where, infotext)
 
     def submit(self, request: UpscaleRequest) -> int | None:
         job = self.runner.submit(request)
@@ -82,6 +86,7 @@ class UpscaleController(QObject):
         if request is None:
             return
         self.result_image, self.result_request = result.image, request
+        self.result_infotext = result.infotext
         self.saved_as = result.path.name if result.path else "not saved"
         self._before = self._after = None
         self.panel.compare.setEnabled(True)
@@ -105,7 +110,7 @@ class UpscaleController(QObject):
         if self._after is None:
             self._after = qimage_from_pil(self.result_image)
         if not self.panel.compare.isChecked():
-            self.canvas.set_image(self._after)
+            self.canvas.set_image(self._after, infotext=self.result_infotext)
             return
         if self._before is None:
             from studio.core.upscale import decode_source

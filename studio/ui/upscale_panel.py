@@ -73,6 +73,7 @@ class UpscalePanel(QWidget):
         self.extra_dirs = extra_dirs if extra_dirs is not None else []
         self.source: Image.Image | None = None
         self.source_name = ""
+        self.source_infotext = ""  # carried into the upscaled PNG's parameters
         self._encoded: bytes | None = None
         self._build_source()
         self._build_settings()
@@ -247,11 +248,13 @@ class UpscalePanel(QWidget):
     def choice(self) -> UpscalerChoice:
         return self.model.currentData()
 
-    def set_source(self, image: Image.Image | None, name: str) -> None:
+    def set_source(self, image: Image.Image | None, name: str, infotext: str = "") -> None:
+        """Upscale `image` next; `infotext` (its generation parameters) goes into the result."""
         if image is None:
             self.status.setText(f"No image in the {name}.")
             return
         self.source, self.source_name, self._encoded = image, name, None
+        self.source_infotext = infotext
         pixmap = QPixmap.fromImage(qimage_from_pil(image.convert("RGBA")))
         self.thumb.setPixmap(pixmap.scaled(260, 120, Qt.AspectRatioMode.KeepAspectRatio,
                                            Qt.TransformationMode.SmoothTransformation))
@@ -270,7 +273,8 @@ class UpscalePanel(QWidget):
         except (OSError, Image.DecompressionBombError) as exc:  # unreadable or far too large
             self.status.setText(f"Cannot open {path.name}: {exc}")
             return
-        self.set_source(image, path.name)
+        parameters = image.info.get("parameters")
+        self.set_source(image, path.name, parameters if isinstance(parameters, str) else "")
 
     def paste(self) -> None:
         image = QGuiApplication.clipboard().image()
@@ -305,6 +309,7 @@ class UpscalePanel(QWidget):
             overlap=self.overlap.value(), steps=self.steps.value(),
             noise_level=self.noise_level.value(), guidance=self.guidance.value(),
             prompt=self.prompt.text(), seed=self.seed.value(), source_name=self.source_name,
+            source_infotext=self.source_infotext,
         )
         if not encode:
             return UpscaleRequest(_NOT_ENCODED, self.source.width, self.source.height, **fields)
