@@ -15,6 +15,7 @@ _COMMAND_MODULES = (
     "studio.commands.generate",
     "studio.commands.edit",
     "studio.commands.upscale",
+    "studio.commands.batch",
     "studio.training.commands",
     "studio.data.commands",
 )
