@@ -17,6 +17,7 @@ from studio.engine.control import JobCancelled, JobControl
 from studio.engine.memory import StatusCallback, decode_after_oom, run_with_fallback
 from studio.engine.pipelines import PipelineCache
 from studio.engine.preview import LinearPreview, X0Tap, preview_for_model
+from studio.engine.prompt_weights import text_kwargs
 from studio.engine.schedulers import make_scheduler
 
 PreviewCallback = Callable[[int, int, np.ndarray], None]
@@ -113,7 +114,7 @@ class GenerationRunner:
         if control.record is not None:
             control.record.attach(pipe.scheduler, tap, preview)  # type: ignore[attr-defined]
         watcher = _StepWatcher(tap, preview, control, on_preview, self.max_preview_fps)
-        kwargs = self._pipe_kwargs(request, init, mask)
+        kwargs = self._pipe_kwargs(request, init, mask, pipe)
         # slow steps (full-size models on the CPU): cancel inside them too; for small models a
         # step takes milliseconds and the hooks would cost ~2%
         on_cpu = self.cache.plan.device == "cpu" and not self.cache.small_model
@@ -131,11 +132,11 @@ class GenerationRunner:
 
     @staticmethod
     def _pipe_kwargs(request: GenerateRequest, init: Image.Image | None = None,
-                     mask: Image.Image | None = None) -> dict:
+                     mask: Image.Image | None = None, pipe=None) -> dict:  # noqa: ANN001
+        """The pipeline call's arguments; with `pipe`, A1111 prompt syntax becomes embeddings."""
         generator = torch.Generator("cpu").manual_seed(request.seed)
         kwargs: dict = dict(
-            prompt=request.prompt,
-            negative_prompt=request.negative_prompt or None,
+            **text_kwargs(pipe, request.prompt, request.negative_prompt),
             num_inference_steps=request.steps,
             guidance_scale=request.guidance,
             generator=generator,
