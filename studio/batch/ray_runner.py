@@ -91,9 +91,8 @@ def _connect(ray, address: str) -> bool:  # noqa: ANN001
 
 def _dataset(ray, spec: BatchSpec, items: list[BatchItem], todo: list[int],  # noqa: ANN001
              actors: int | None):  # noqa: ANN202 - a ray.data.Dataset
-    resources = ray.cluster_resources()
-    plan = actor_plan(float(resources.get("CPU", 1)), float(resources.get("GPU", 0)),
-                      actors, spec.device)
+    free = ray.available_resources()  # what other work on the cluster leaves us
+    plan = actor_plan(float(free.get("CPU", 1)), float(free.get("GPU", 0)), actors, spec.device)
     rows = [{"index": index} for index in todo]
     ds = ray.data.from_items(rows, override_num_blocks=min(len(rows), 10_000))
     return ds.map_batches(
