@@ -18,6 +18,7 @@ _COMMAND_MODULES = (
     "studio.commands.batch",
     "studio.training.commands",
     "studio.data.commands",
+    "studio.commands.serve",
 )
 
 

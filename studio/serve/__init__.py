@@ -1,0 +1,1 @@
+"""`studio serve`: the engine as a Ray Serve application behind an HTTP API (engine side)."""
