@@ -13,9 +13,6 @@ if TYPE_CHECKING:
     from studio.commands.destinations import OutputPlan
     from studio.core.requests import GenerateRequest
 
-MAX_PIXELS = 8192 * 8192  # as the engine's edit job
-
-
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image", "-i", type=Path, required=True, help="source image")
     p.add_argument("--prompt", "-p", default="", help="what the result should show")
@@ -95,28 +92,16 @@ def _prepare(args: argparse.Namespace, kind: JobKind) -> tuple[GenerateRequest, 
 
 
 def _image_size(path: Path) -> tuple[int, int]:
-    from PIL import Image, UnidentifiedImageError
+    """The upright size of a readable source image (ValueError saying why it is unusable)."""
+    from studio.core.images import open_image
 
-    try:
-        with Image.open(path) as image:
-            size = image.size
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"cannot read image {path}: {exc}") from exc
-    if size[0] * size[1] > MAX_PIXELS:
-        raise ValueError(f"the image is {size[0]}×{size[1]}: larger than 8192×8192 is not "
-                         "supported; downscale it first")
-    return size
+    return open_image(path, "image").size
 
 
 def _check_mask(path: Path, size: tuple[int, int]) -> None:
-    """The mask must match the image and have something to repaint (as the engine checks)."""
-    from PIL import Image, UnidentifiedImageError
-
+    """The mask must be readable, match the image and have something to repaint (as the engine
+    checks: the same decoding and the same threshold)."""
+    from studio.core.images import open_image
     from studio.core.inpaint import check_mask, mask_to_array
 
-    try:
-        with Image.open(path) as mask:
-            mask.load()
-            check_mask(mask_to_array(mask, size))
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"cannot read mask {path}: {exc}") from exc
+    check_mask(mask_to_array(open_image(path, "mask"), size))

@@ -32,17 +32,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _build_request(args: argparse.Namespace) -> UpscaleRequest:
-    from PIL import Image, UnidentifiedImageError
-
     from studio.commands.common import check_text, input_file, resolve_seed
     from studio.core.upscale import make_request, open_source
     from studio.core.upscaler_catalog import resolve_upscaler
 
     input_file(args.image, "input image")
-    try:
-        source = open_source(args.image)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"cannot read {args.image} as an image: {exc}") from exc
+    source = open_source(args.image)  # ImageReadError (a ValueError) says why it is unusable
     if args.model is not None:
         check_text(args.model, "--model")
     choice = resolve_upscaler(args.model)

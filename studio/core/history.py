@@ -109,8 +109,9 @@ class History:
             history = cls(root, db_path)
             history._check()
         except sqlite3.DatabaseError as exc:
-            log.warning("history index %s is unreadable (%s); rebuilding", db_path, exc)
-            cls._move_aside(db_path or root / DB_NAME)
+            index = db_path or Path(root) / DB_NAME
+            log.warning("history index %s is unreadable (%s); rebuilding", index, exc)
+            cls._move_aside(index)
             history = cls(root, db_path)
         if sync:
             history.sync_with_disk()

@@ -6,6 +6,8 @@ import json
 import re
 from collections.abc import Mapping
 
+from studio.core.prompt_quoting import quote_text, unquote_text
+
 # A1111's pattern (modules/infotext_utils.py) is
 #   \s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)   used with findall;
 # on a long run of key characters without a `:` every start position rescans the run
@@ -26,9 +28,9 @@ def _quote(value: object) -> str:
 
 def format_infotext(prompt: str, negative: str, params: Mapping[str, object]) -> str:
     """Build the infotext: prompt, optional `Negative prompt:` line, `key: value` line."""
-    lines = [prompt]
+    lines = [quote_text(prompt)]  # quoted only when plain text would not read back
     if negative:
-        lines.append(f"Negative prompt: {negative}")
+        lines.append(f"Negative prompt: {quote_text(negative, negative=True)}")
     pairs = [f"{key}: {_quote(value)}" for key, value in params.items() if value is not None]
     lines.append(", ".join(pairs))
     return "\n".join(lines)
@@ -90,6 +92,7 @@ def parse_infotext(text: str, max_chars: int | None = MAX_INFOTEXT_CHARS) -> dic
             target = negative_lines
             line = line[len("Negative prompt:") :].lstrip()
         target.append(line)
-    result = {"Prompt": "\n".join(prompt_lines), "Negative prompt": "\n".join(negative_lines)}
+    result = {"Prompt": unquote_text("\n".join(prompt_lines)),
+              "Negative prompt": unquote_text("\n".join(negative_lines), negative=True)}
     result.update(params)
     return result

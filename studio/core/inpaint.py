@@ -7,7 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
+from studio.core.images import plain_mode
+
 Box = tuple[int, int, int, int]  # left, top, right, bottom (right/bottom exclusive)
+# A mask pixel above this is repainted: the paste-back blends through the feathered
+# `mask > MASK_THRESHOLD` area and copies every other pixel exactly from the source.
+MASK_THRESHOLD = 127
 
 
 @dataclass(frozen=True)
@@ -19,12 +24,9 @@ class InpaintPlan:
 
 
 def normalize_image(image: Image.Image) -> Image.Image:
-    """Any PIL image (RGBA, palette, 16-bit, grayscale) as 8-bit RGB."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        array = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if array.max() > 255 else 255.0
-        image = Image.fromarray(np.clip(array / top * 255, 0, 255).astype(np.uint8))
-    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+    """Any PIL image (RGBA, palette, 16-bit, grayscale, CMYK) as 8-bit RGB, alpha over white."""
+    image = plain_mode(image)
+    if image.mode in ("RGBA", "LA"):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
@@ -39,6 +41,7 @@ def mask_to_array(mask: Image.Image, size: tuple[int, int]) -> np.ndarray:
             f"The mask is {mask.size[0]}×{mask.size[1]} but the image is {size[0]}×{size[1]}; "
             "paint the mask on this image or resize the mask to match."
         )
+    mask = plain_mode(mask)
     if mask.mode in ("RGBA", "LA"):
         alpha = np.asarray(mask.getchannel("A"))
         if alpha.min() < 255:
@@ -47,15 +50,17 @@ def mask_to_array(mask: Image.Image, size: tuple[int, int]) -> np.ndarray:
 
 
 def check_mask(mask: np.ndarray) -> None:
-    if not mask.any():
+    """Raise ValueError when no pixel of `mask` would be repainted (none above the threshold)."""
+    if not (mask > MASK_THRESHOLD).any():
         raise ValueError(
-            "The mask is empty: paint over the part of the image to change (white = repaint), "
-            "or use image-to-image to change the whole picture."
+            "The mask is empty: paint the area to change (white = repaint; pixels darker than "
+            "50 % grey are kept), or use image-to-image to change the whole picture."
         )
 
 
 def mask_bbox(mask: np.ndarray) -> Box | None:
-    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    hard = mask > MASK_THRESHOLD
+    rows, cols = np.nonzero(hard.any(axis=1))[0], np.nonzero(hard.any(axis=0))[0]
     if rows.size == 0:
         return None
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
@@ -109,13 +114,14 @@ def grow_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
 
 def feather(mask: np.ndarray, radius: float) -> np.ndarray:
     """Blend weights in [0, 1]: the mask blurred outward; exactly 0 beyond the blur's reach."""
+    inside = mask > MASK_THRESHOLD
     if radius <= 0:
-        return (mask > 127).astype(np.float32)
-    hard = Image.fromarray(np.where(mask > 127, 255, 0).astype(np.uint8))
+        return inside.astype(np.float32)
+    hard = Image.fromarray(np.where(inside, 255, 0).astype(np.uint8))
     grown = hard.filter(ImageFilter.MaxFilter(2 * int(radius) + 1))
     blurred = np.asarray(grown.filter(ImageFilter.GaussianBlur(radius / 2)), np.float32) / 255
     blurred[blurred < 1.5 / 255] = 0.0
-    return np.maximum(blurred, (mask > 127).astype(np.float32))
+    return np.maximum(blurred, inside.astype(np.float32))
 
 
 def match_colors(generated: np.ndarray, original: np.ndarray, ring: np.ndarray) -> np.ndarray:
@@ -139,7 +145,7 @@ def composite(original: np.ndarray, generated: np.ndarray, weights: np.ndarray) 
 
 def _drift_ring(mask: np.ndarray, blur: float) -> np.ndarray:
     """Unmasked pixels near the mask: where generated and original should agree."""
-    inside = mask > 127
+    inside = mask > MASK_THRESHOLD
     near = grow_mask(inside.astype(np.uint8) * 255, int(2 * blur) + 8) > 127
     return near & ~inside
 

@@ -26,16 +26,28 @@ def expand_prompt(prompt: str, expansions: dict[str, str]) -> str:
     """The model's full caption when `prompt` starts with one of its short names.
 
     "red apple", "A red apple" and "red apple, glossy" all expand ("…, glossy" is kept after
-    the caption); anything else is left exactly as typed.
+    the caption); anything else is left exactly as typed. So is a prompt that already starts
+    with the caption (one read back from an image): expanding is idempotent, and re-running a
+    prompt copied from a PNG gives the same conditioning and the same pixels.
     """
     head, sep, rest = prompt.partition(",")
     key = " ".join(head.lower().split())
     if key not in expansions:
         key = next((key[len(a):] for a in _ARTICLES if key.startswith(a)), key)
-    if key not in expansions:
+    if key not in expansions or _already_expanded(prompt, expansions[key]):
         return prompt
     rest = rest.strip()
     return f"{expansions[key]}, {rest}" if sep and rest else expansions[key]
+
+
+def _already_expanded(prompt: str, caption: str) -> bool:
+    """`prompt` is `caption`, or `caption, more` (compared ignoring case and spacing)."""
+    typed, full = _fold(prompt), _fold(caption)
+    return typed == full or typed.startswith(full + ",")
+
+
+def _fold(text: str) -> str:
+    return ",".join(" ".join(part.split()) for part in text.lower().split(","))
 
 
 def build_expansions(captions: list[str]) -> dict[str, str]:

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from studio import __version__
+from studio.core.images import open_image, plain_mode
 from studio.core.infotext import format_infotext, parse_infotext
 from studio.core.tiling import auto_tile, tile_grid
 
@@ -140,6 +140,7 @@ class UpscaleRequest:
 
 def make_request(image: Image.Image, **fields: object) -> UpscaleRequest:
     """An UpscaleRequest for a PIL image (encoded losslessly as PNG)."""
+    image = plain_mode(image)  # CMYK, 16-bit, …: PNG cannot hold every mode
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=1)
     return UpscaleRequest(buffer.getvalue(), image.width, image.height, **fields)  # type: ignore[arg-type]
@@ -147,41 +148,26 @@ def make_request(image: Image.Image, **fields: object) -> UpscaleRequest:
 
 def normalize_source(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
     """(RGB image, alpha or None) for any PIL mode: palette, grayscale, 16-bit, CMYK, alpha."""
-    if image.mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        image = _high_depth_to_l(image)
+    image = plain_mode(image)
     alpha = None
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+    if image.mode in ("RGBA", "LA"):
         alpha = image.getchannel("A")
         if alpha.getextrema() == (255, 255):
             alpha = None
     return image.convert("RGB"), alpha
 
 
-def _high_depth_to_l(image: Image.Image) -> Image.Image:
-    array = np.asarray(image, dtype=np.float64)
-    top = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
-    if image.mode == "F" and array.max() <= 1.0:
-        top = 1.0
-    return Image.fromarray(np.clip(np.rint(array / top * 255.0), 0, 255).astype(np.uint8), "L")
-
-
 def open_source(path: str | Path) -> Image.Image:
-    """An image file as loaded pixels, turned upright by its EXIF orientation.
+    """An image file as loaded pixels, upright by its EXIF orientation, in RGB/RGBA/L/LA.
 
-    Raises OSError (unreadable) or Image.DecompressionBombError (absurdly large).
+    Raises ImageReadError (an OSError and a ValueError) naming the file and the reason:
+    unreadable, truncated, or larger than 8192×8192.
     """
-    with Image.open(path) as image:
-        image.load()
-        upright = ImageOps.exif_transpose(image)
-        return upright if upright is not image else image.copy()
+    return open_image(path, "input image")
 
 
 def decode_source(data: bytes) -> tuple[Image.Image, Image.Image | None]:
-    with Image.open(io.BytesIO(data)) as image:
-        image.load()
-        return normalize_source(image)
+    return normalize_source(open_image(data, "source image"))
 
 
 def upscale_infotext(request: UpscaleRequest, upscaler_name: str) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 from PIL import Image
 
+from studio.core.images import open_image
 from studio.core.inpaint import (
     InpaintPlan,
     check_mask,
@@ -25,28 +25,18 @@ from studio.core.records import ImageResult, ResultSaver
 from studio.core.requests import GenerateRequest, JobKind
 from studio.engine.runner import JobControl
 
-_MAX_PIXELS = 8192 * 8192
-
-
-def _open(data: bytes) -> Image.Image:
-    image = Image.open(io.BytesIO(data))
-    if image.width * image.height > _MAX_PIXELS:
-        raise ValueError(f"the image is {image.width}×{image.height}: larger than 8192×8192 "
-                         "is not supported; downscale it first")
-    image.load()
-    return image
-
 
 class EditJob:
     """Prepared inputs of one img2img/inpaint request."""
 
     def __init__(self, request: GenerateRequest, vae_factor: int) -> None:
         self.request = request
-        self.source = normalize_image(_open(request.init_image))  # type: ignore[arg-type]
+        self.source = normalize_image(open_image(request.init_image, "image"))  # type: ignore[arg-type]
         w, h = self.source.size
         self.mask: np.ndarray | None = None
         if request.kind is JobKind.INPAINT:
-            mask = mask_to_array(_open(request.mask_image), (w, h))  # type: ignore[arg-type]
+            mask = mask_to_array(open_image(request.mask_image, "mask"),  # type: ignore[arg-type]
+                                 (w, h))
             check_mask(mask)
             self.mask = mask
             self.plan = plan_inpaint(mask, request.only_masked, request.mask_padding,

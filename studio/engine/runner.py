@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from studio.core.images import open_image
 from studio.core.requests import GenerateRequest, JobKind
 from studio.engine.cancel import cancel_points
 from studio.engine.control import JobCancelled, JobControl
@@ -68,9 +68,8 @@ class _StepWatcher:
         return kwargs
 
 
-def decode_image_bytes(data: bytes, mode: str = "RGB") -> Image.Image:
-    with Image.open(io.BytesIO(data)) as image:
-        return image.convert(mode)
+def decode_image_bytes(data: bytes, mode: str = "RGB", purpose: str = "image") -> Image.Image:
+    return open_image(data, purpose).convert(mode)
 
 
 class GenerationRunner:
@@ -151,7 +150,7 @@ class GenerationRunner:
         if request.kind is JobKind.INPAINT:
             if mask is None and request.mask_image is None:
                 raise ValueError("inpainting needs a mask image")
-            mask = mask or decode_image_bytes(request.mask_image, "L")  # type: ignore[arg-type]
+            mask = mask or decode_image_bytes(request.mask_image, "L", "mask")  # type: ignore[arg-type]
             kwargs.update(mask_image=mask, width=init.width, height=init.height)
         return kwargs
 
