@@ -15,6 +15,7 @@ from studio.core.requests import SCHEDULER_NAMES
 if TYPE_CHECKING:
     from studio.batch.build import BatchSpec
     from studio.batch.plan import BatchItem, Listing
+    from studio.batch.report import BatchReport
 
 EXIT_INTERRUPTED = 130
 RAY_MISSING = "--ray needs Ray, which is not installed: pip install -e '.[cluster]'"
@@ -130,15 +131,15 @@ def run_batch_command(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, spec: BatchSpec, items: list[BatchItem], todo: list[int],
-         report: object) -> None:
+         report: BatchReport) -> None:
     if args.ray:
         from studio.batch.ray_runner import run_ray
 
-        run_ray(spec, items, todo, report, args.ray, args.actors)  # type: ignore[arg-type]
+        run_ray(spec, items, todo, report, args.ray, args.actors)
     else:
         from studio.batch.local import run_local
 
-        run_local(spec, items, todo, report)  # type: ignore[arg-type]
+        run_local(spec, items, todo, report)
 
 
 def _check_ray_args(args: argparse.Namespace) -> None:
