@@ -74,7 +74,7 @@ class EditJob:
 def run_edit(job_id: int, request: GenerateRequest, ctx, control: JobControl,  # noqa: ANN001
              events, saver: ResultSaver) -> list[ImageResult]:
     """Every image of an img2img/inpaint batch: process, paste back, save (+ mask), report."""
-    from studio.engine.jobs import run_batch
+    from studio.engine.batch import run_batch
 
     pipe = ctx.cache.get(request.model_path, request.kind)
     job = EditJob(request, getattr(pipe, "vae_scale_factor", 8))
