@@ -54,7 +54,19 @@ def build_app(config: AppConfig, context_factory=None, settings=None):  # noqa: 
     window.nothing_lost = _attach_nothing_lost(window, saver, data_dir, settings,
                                                config.outputs_root)
     backend.start()
+    _attach_engine_switch(window, signals, saver, backend, settings)
     return window, backend
+
+
+def _attach_engine_switch(window, signals, saver, backend, settings) -> None:  # noqa: ANN001
+    """Settings → Engine swaps Local/Remote; a remembered Remote engine reconnects now."""
+    from studio.engine_switch import EngineSwitch
+    from studio.ui.engine_settings import load_choice
+
+    window.engine_switch = EngineSwitch(window, signals, saver, backend)
+    error = window.engine_switch.restore(load_choice(settings))
+    if error:
+        window.notice.show_message(error, "warning")
 
 
 def _attach_nothing_lost(window, saver, data_dir: Path, settings,  # noqa: ANN001, ANN202
@@ -121,6 +133,7 @@ def run_gui(argv: list[str] | None = None) -> int:
         window.resize(1280, 820)
     window.show()
     code = app.exec()
+    window.engine_switch.close()
     backend.shutdown(timeout=30)
     window.nothing_lost.end_session()  # clean exit: no crash-recovery offer next time
     return code

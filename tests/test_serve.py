@@ -154,3 +154,34 @@ def test_a_killed_replica_fails_its_job_and_the_next_job_succeeds(server, tiny_m
         assert isinstance(events[-1], JobFinished), events[-1]
     finally:
         backend.shutdown(10)
+
+
+def test_the_window_on_the_remote_engine_shows_previews_and_a_finished_image(
+        qtbot, server, tiny_model_dir, tmp_path) -> None:
+    from PySide6.QtCore import Qt
+
+    from studio.app import AppConfig, build_app
+    from studio.ui.engine_settings import EngineChoice
+
+    config = AppConfig(outputs_root=tmp_path / "out", embedded_models_dir=tmp_path / "none")
+    window, local = build_app(config, lambda: None)
+    window.confirm_close = False
+    qtbot.addWidget(window)
+    window.show()
+    previews: list[int] = []
+    window.signals.preview.connect(lambda job, step, total, image: previews.append(step))
+    try:
+        assert window.engine_switch(EngineChoice("remote", server.url, server.token)) is None
+        assert window.model_picker.select_name(tiny_model_dir.name)
+        panel = window.panel
+        panel.steps.setValue(8)
+        panel.width_box.setValue(64)
+        panel.height_box.setValue(64)
+        qtbot.keyClicks(panel.prompt, "a red cube")
+        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: window.gallery.count() == 1, timeout=240_000)
+        assert previews and not window.canvas.is_preview
+        assert len(list((tmp_path / "out").rglob("*.png"))) == 1
+    finally:
+        window.engine_switch.close()
+        local.shutdown(timeout=10)

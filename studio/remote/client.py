@@ -18,6 +18,7 @@ import urllib.parse
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from studio.core.backend import (
@@ -326,3 +327,28 @@ def _drop(conn: http.client.HTTPConnection | None) -> None:
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+
+class RemoteModels:
+    """The model picker's registry when the engine is remote: the server's models by name."""
+
+    def __init__(self, names: list[str], url: str) -> None:
+        from studio.core.models import ModelEntry
+
+        self.url = url
+        self._entries = [ModelEntry(name, Path(name), "remote") for name in names]
+        self.extra_dirs: list[Path] = []
+        self.skipped: dict[Path, str] = {}
+
+    @property
+    def searched(self) -> list[Path]:
+        return []
+
+    def entries(self) -> list:
+        return list(self._entries)
+
+    def default(self) -> object | None:
+        return self._entries[0] if self._entries else None
+
+    def describe_search(self) -> str:
+        return f"The remote engine at {self.url} offers no models."

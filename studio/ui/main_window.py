@@ -178,6 +178,7 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
         settings_menu = self.menuBar().addMenu("&Settings")
+        settings_menu.addAction("Engine…", self.choose_engine)
         settings_menu.addAction("Reset settings", self.reset_settings)
         self.view_menu = self.menuBar().addMenu("&View")
         help_menu = self.menuBar().addMenu("&Help")
@@ -192,6 +193,12 @@ class MainWindow(QMainWindow):
         self.signals.cancelled.connect(self._on_cancelled)
         self.signals.status.connect(self.progress_label.setText)
         self.signals.queued.connect(lambda *_: self._show_queue_position())
+
+    def choose_engine(self) -> None:
+        """Settings → Engine: Local or Remote (the switch itself is composed in studio.app)."""
+        from studio.ui.engine_settings import choose_engine
+
+        choose_engine(self, self.settings, getattr(self, "engine_switch", None))
 
     # ----- models -------------------------------------------------------------------------
     def refresh_models(self) -> None:
