@@ -11,6 +11,7 @@ from pathlib import Path
 
 from studio.core.checkpoints import is_checkpoint_file, looks_like_hub_id
 from studio.core.requests import JobKind
+from studio.engine.converted import cache_root
 from studio.engine.device import DevicePlan
 from studio.engine.loading import (
     ModelLoadError,
@@ -68,8 +69,8 @@ class PipelineCache:
 
     def take_warnings(self) -> list[str]:
         """Option notes the user should see once (a requested option that was skipped)."""
-        warnings = [n for n in self.notes if "skipped" in n]
-        self.notes = [n for n in self.notes if "skipped" not in n]
+        warnings = [n for n in self.notes if _say_once(n)]
+        self.notes = [n for n in self.notes if not _say_once(n)]
         return warnings
 
     def mark_low_memory(self) -> None:
@@ -85,15 +86,16 @@ class PipelineCache:
         import diffusers
 
         diffusers.utils.logging.disable_progress_bar()
+        converted: list[str] = []
         if is_checkpoint_file(model_path):
-            pipe = load_single_file(model_path, self.plan.dtype)
+            pipe = load_single_file(model_path, self.plan.dtype, cache_root(), converted)
         elif not model_path.exists() and looks_like_hub_id(str(model_path)):
             pipe = self._load_folder(hub_snapshot(str(model_path)))
         else:
             pipe = self._load_folder(model_path)
         pipe.to(self.plan.device)
         pipe.set_progress_bar_config(disable=True)
-        self.notes = apply_options(pipe, self.plan, self.options)
+        self.notes = apply_options(pipe, self.plan, self.options) + converted
         self.small_model = is_small_model(pipe)
         threads_for_model(pipe, self.plan)
         self.load_count += 1
@@ -112,6 +114,11 @@ class PipelineCache:
 
 
 SMALL_MODEL_PARAMS = 50_000_000
+
+
+def _say_once(note: str) -> bool:
+    """Notes for the status bar: a skipped option, a single file converted into the cache."""
+    return "skipped" in note or "conversion" in note or note.startswith("Converted ")
 
 
 def threads_for_model(pipe, plan: DevicePlan) -> int:  # noqa: ANN001
