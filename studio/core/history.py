@@ -20,7 +20,7 @@ from pathlib import Path
 from PIL import Image
 
 from studio.core.infotext import MAX_INFOTEXT_CHARS
-from studio.core.metadata import ImageParameters, parameters_from_infotext
+from studio.core.metadata import ImageParameters, parameters_from_image, parameters_from_infotext
 from studio.core.outputs import TEMP_PREFIX, OutputFolder
 from studio.core.records import ImageResult, ResultSaver
 
@@ -170,11 +170,14 @@ class History:
             image: Image.Image | None = None) -> int | None:
         """Index a PNG that is already on disk; returns its id (None if unreadable)."""
         path = Path(path)
+        parsed: ImageParameters | None = None
         try:
             if image is None or infotext is None:
                 with Image.open(path) as opened:
                     opened.load()
                     text = opened.info.get("parameters")
+                    if infotext is None:  # any generator's prompt (Fooocus, NovelAI...) for search
+                        parsed = parameters_from_image(opened)
                     infotext = infotext if infotext is not None else (
                         text if isinstance(text, str) else "")
                     image = opened.copy() if image is None else image
@@ -186,7 +189,7 @@ class History:
             log.warning("%s: parameters text of %d characters cut to %d", path, len(infotext),
                         MAX_INFOTEXT_CHARS)
             infotext = infotext[:MAX_INFOTEXT_CHARS]
-        params = parameters_from_infotext(infotext) if infotext else ImageParameters()
+        params = parsed or (parameters_from_infotext(infotext) if infotext else ImageParameters())
         row = (str(path), created, params.prompt or "", params.negative_prompt or "", infotext,
                image.width, image.height, make_thumbnail(image))
         with self._lock:

@@ -23,7 +23,7 @@ class ImageParameters:
     strength: float | None = None
     mode: str | None = None  # "img2img" / "inpaint" for edit results (txt2img: None)
     upscale_by: int | None = None  # 2 or 4: an upscaled copy ("Postprocess upscale by")
-    source: str = ""  # "a1111" (also ours) or "comfyui"
+    source: str = ""  # "a1111" (also ours), "comfyui", "invokeai", "fooocus" or "novelai"
 
     def is_empty(self) -> bool:
         return all(getattr(self, f.name) is None for f in fields(self) if f.name != "source")

@@ -1,4 +1,5 @@
-"""Reading generation parameters back from images: ours, A1111's and ComfyUI's.
+"""Reading generation parameters back from images: ours, A1111's, ComfyUI's and (through
+`studio.core.readers`) InvokeAI's, Fooocus's and NovelAI's.
 
 `read_image_parameters(path)` never raises: a missing, broken or hostile file gives None, a
 partly readable one gives the fields it could read.
@@ -14,6 +15,7 @@ from PIL import Image
 
 from studio.core.image_parameters import ImageParameters, _float, _int, map_sampler
 from studio.core.infotext import parse_infotext
+from studio.core.readers import hidden_info, parameters_from_generators
 
 _SIZE_RE = re.compile(r"^\s*(\d{1,5})\s*[x×]\s*(\d{1,5})\s*$")
 MAX_TEXT_CHARS = 2_000_000  # larger chunks are ignored, not parsed
@@ -58,18 +60,28 @@ def _upscale(value: object) -> int | None:
 
 # ----- reading files ------------------------------------------------------------------------
 def read_image_parameters(path: Path) -> ImageParameters | None:
-    """Parameters stored in an image file (A1111/Studio `parameters`, ComfyUI `prompt` or
-    `workflow`), or None when it has none or cannot be read. Never raises."""
+    """Parameters stored in an image file (see `parameters_from_image`), or None when it has
+    none or cannot be read. Never raises."""
     try:
         with Image.open(path) as image:
-            info = dict(image.info)
-            if "parameters" not in info:
-                comment = _exif_user_comment(image)
-                if comment:
-                    info["parameters"] = comment
+            return parameters_from_image(image)
     except Exception:  # noqa: BLE001 - any unreadable/hostile file is simply "no parameters"
         return None
-    return parameters_from_info(info)
+
+
+def parameters_from_image(image: Image.Image) -> ImageParameters | None:
+    """Parameters of an open image: A1111/Studio `parameters` (PNG chunk, or EXIF UserComment
+    in JPEG/WebP), ComfyUI, InvokeAI, Fooocus or NovelAI chunks, else the text A1111 hides in
+    a PNG's pixels ("stealth" PNG info). None when it has none. Never raises."""
+    try:
+        info = dict(image.info)
+        if "parameters" not in info:
+            comment = _exif_user_comment(image)
+            if comment:
+                info["parameters"] = comment
+        return parameters_from_info(info) or parameters_from_info(hidden_info(image))
+    except Exception:  # noqa: BLE001 - any unreadable/hostile file is simply "no parameters"
+        return None
 
 
 def _exif_user_comment(image: Image.Image) -> str | None:
@@ -77,7 +89,7 @@ def _exif_user_comment(image: Image.Image) -> str | None:
     raw = image.getexif().get_ifd(0x8769).get(0x9286)
     if isinstance(raw, str):
         return raw or None
-    if not isinstance(raw, bytes) or len(raw) < 8:
+    if not isinstance(raw, bytes) or not 8 <= len(raw) <= 4 * MAX_TEXT_CHARS:  # UTF-16: 2-4 B
         return None
     prefix, body = raw[:8], raw[8:]
     if prefix.startswith(b"UNICODE"):
@@ -90,6 +102,9 @@ def _exif_user_comment(image: Image.Image) -> str | None:
 def parameters_from_info(info: dict[str, object]) -> ImageParameters | None:
     """Parameters from a PIL `image.info` dict. Never raises."""
     try:
+        found = parameters_from_generators(info, parameters_from_infotext)
+        if found is not None:  # Fooocus, InvokeAI, NovelAI
+            return found
         text = _text(info.get("parameters"))
         if text and len(text) <= MAX_TEXT_CHARS:
             return parameters_from_infotext(text)
