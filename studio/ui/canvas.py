@@ -234,11 +234,14 @@ class ImageCanvas(QWidget):
         self.brush_changed.emit()
         self.update()
 
+    def step_brush(self, larger: bool) -> None:
+        """One `]` (larger) or `[` step of the brush size."""
+        radius = self.brush.radius
+        self.set_brush_radius(radius * 1.2 + 1 if larger else radius / 1.2 - 1)
+
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
-        if event.key() == Qt.Key.Key_BracketRight:
-            self.set_brush_radius(self.brush.radius * 1.2 + 1)
-        elif event.key() == Qt.Key.Key_BracketLeft:
-            self.set_brush_radius(self.brush.radius / 1.2 - 1)
+        if event.key() in (Qt.Key.Key_BracketRight, Qt.Key.Key_BracketLeft):
+            self.step_brush(event.key() == Qt.Key.Key_BracketRight)
         elif event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_down = True
         else:

@@ -9,14 +9,19 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QRect, QSize, Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
+    QPlainTextEdit,
     QProgressBar,
     QSplitter,
     QTabWidget,
+    QTextEdit,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -52,6 +57,12 @@ if TYPE_CHECKING:
 GENERATE_HINT = "Type a prompt and press Ctrl+Enter to generate."
 EDIT_HINT = "Open an image to edit (Open…, drop it here, or paste with Ctrl+V)."
 UPSCALE_HINT = "Choose a source to upscale: Canvas, Gallery, File… or Paste."
+
+
+def typing_focus() -> bool:
+    """Whether the keyboard focus is in a text box (there keys type and undo text)."""
+    focus = QApplication.focusWidget()
+    return isinstance(focus, QLineEdit | QPlainTextEdit | QTextEdit | QAbstractSpinBox)
 
 
 class MainWindow(QMainWindow):
@@ -168,6 +179,8 @@ class MainWindow(QMainWindow):
         QShortcut(QKeySequence.StandardKey.Paste, self, activated=lambda: self.edit.paste())
         QShortcut(QKeySequence.StandardKey.Undo, self, activated=lambda: self._mask_key("undo"))
         QShortcut(QKeySequence("Ctrl+Shift+Z"), self, activated=lambda: self._mask_key("redo"))
+        QShortcut(QKeySequence("["), self, activated=lambda: self._mask_key("smaller"))
+        QShortcut(QKeySequence("]"), self, activated=lambda: self._mask_key("larger"))
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -241,7 +254,13 @@ class MainWindow(QMainWindow):
 
     # ----- jobs ---------------------------------------------------------------------------
     def _mask_key(self, action: str) -> None:
-        if self.tabs.currentWidget() is self.edit_panel:
+        """Edit-tab keys work whatever has focus; text boxes keep them (they accept the
+        ShortcutOverride, so this only runs for them if one did not)."""
+        if self.tabs.currentWidget() is not self.edit_panel or typing_focus():
+            return
+        if action in ("smaller", "larger"):
+            self.canvas.step_brush(action == "larger")
+        else:
             self.edit.mask_action(action)
 
     def generate(self) -> int | None:
