@@ -14,6 +14,7 @@ from studio.engine.device import configure_process_env
 _COMMAND_MODULES = (
     "studio.commands.generate",
     "studio.commands.edit",
+    "studio.commands.outpaint",
     "studio.commands.upscale",
     "studio.commands.batch",
     "studio.training.commands",

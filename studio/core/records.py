@@ -9,6 +9,7 @@ from PIL import Image
 
 from studio import __version__
 from studio.core.infotext import format_infotext
+from studio.core.outpaint import describe as describe_outpaint
 from studio.core.outputs import OutputFolder
 from studio.core.requests import GenerateRequest, JobKind
 
@@ -49,6 +50,8 @@ def infotext_for(request: GenerateRequest, steps_done: int | None = None,
         params["Mask blur"] = f"{request.mask_blur:g}"
         params["Inpaint area"] = "Only masked" if request.only_masked else "Whole picture"
         params["Masked area padding"] = request.mask_padding
+        if request.is_outpaint:
+            params["Outpaint"] = describe_outpaint(request.outpaint_sides, request.outpaint_fill)
     if request.kind is not JobKind.TXT2IMG:
         params["Work resolution"] = request.work_resolution
     if upscaler_name is not None:  # A1111's keys for an upscaled ("extras") copy

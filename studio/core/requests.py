@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from studio.core.outpaint import Sides, check_outpaint
+
 SCHEDULER_NAMES: tuple[str, ...] = (
     "Euler a",
     "Euler",
@@ -54,6 +56,12 @@ class GenerateRequest:
     work_resolution: int = 512  # long side the model works at for img2img / inpaint
     upscale_by: int = 1  # txt2img cascade: also upscale each image 2x or 4x
     upscaler: str = ""  # for upscale_by: "" = the built-in SR model, "lanczos", or a path
+    # inpaint only: extend the source by these px first; the mask is generated (outpainting)
+    outpaint_left: int = 0
+    outpaint_right: int = 0
+    outpaint_top: int = 0
+    outpaint_bottom: int = 0
+    outpaint_fill: str = "edge"  # pre-fill of the new area: edge, mirror or noise
 
     def validate(self) -> None:
         """Raise ValueError with a user-facing message when a field is out of range."""
@@ -89,12 +97,29 @@ class GenerateRequest:
             raise ValueError(self._no_step_message())
         if self.init_image is None:
             raise ValueError(f"{self.kind.value} needs a source image: open one on the canvas")
-        if self.kind is JobKind.INPAINT and self.mask_image is None:
+        if self.is_outpaint:
+            self._validate_outpaint()
+        elif self.kind is JobKind.INPAINT and self.mask_image is None:
             raise ValueError("inpainting needs a mask: paint over the area to change")
         if not 64 <= self.work_resolution <= 4096:
             raise ValueError(f"work resolution must be 64–4096 px (got {self.work_resolution})")
         if not 0 <= self.mask_blur <= 256 or not 0 <= self.mask_padding <= 4096:
             raise ValueError("mask blur must be 0–256 px and padding 0–4096 px")
+
+    def _validate_outpaint(self) -> None:
+        if self.kind is not JobKind.INPAINT:
+            raise ValueError(f"outpainting runs as an inpaint job, not {self.kind.value}")
+        check_outpaint(self.outpaint_sides, self.outpaint_fill)
+
+    @property
+    def outpaint_sides(self) -> Sides:
+        return Sides(self.outpaint_left, self.outpaint_right, self.outpaint_top,
+                     self.outpaint_bottom)
+
+    @property
+    def is_outpaint(self) -> bool:
+        return any((self.outpaint_left, self.outpaint_right, self.outpaint_top,
+                    self.outpaint_bottom))
 
     def _no_step_message(self) -> str:
         steps = "1 step" if self.steps == 1 else f"{self.steps} steps"

@@ -19,6 +19,7 @@ from studio.core.inpaint import (
     plan_inpaint,
     work_size_for,
 )
+from studio.core.outpaint import extend_image, outpaint_mask
 from studio.core.outputs import write_png_atomic
 from studio.core.previews import RegionPreview
 from studio.core.records import ImageResult, ResultSaver
@@ -35,8 +36,8 @@ class EditJob:
         w, h = self.source.size
         self.mask: np.ndarray | None = None
         if request.kind is JobKind.INPAINT:
-            mask = mask_to_array(open_image(request.mask_image, "mask"),  # type: ignore[arg-type]
-                                 (w, h))
+            mask = self._outpaint() if request.is_outpaint else mask_to_array(
+                open_image(request.mask_image, "mask"), (w, h))  # type: ignore[arg-type]
             check_mask(mask)
             self.mask = mask
             self.plan = plan_inpaint(mask, request.only_masked, request.mask_padding,
@@ -46,6 +47,13 @@ class EditJob:
         self.work_init = self.source.crop(self.plan.box).resize(self.plan.work_size,
                                                                 Image.Resampling.LANCZOS)
         self.work_mask = self._work_mask(vae_factor)
+
+    def _outpaint(self) -> np.ndarray:
+        """Extend the source (pre-filled) and return the generated mask of the new canvas."""
+        sides, size = self.request.outpaint_sides, self.source.size
+        self.source = extend_image(self.source, sides, self.request.outpaint_fill,
+                                   self.request.seed)
+        return outpaint_mask(size, sides)
 
     def _work_mask(self, vae_factor: int) -> Image.Image | None:
         if self.mask is None:
