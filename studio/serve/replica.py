@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -69,19 +70,21 @@ class EngineReplica:
         """
         request = decode_request(encoded_request)
         loop = asyncio.get_running_loop()
-        events: asyncio.Queue[JobEvent] = asyncio.Queue()
-        unsubscribe = self.backend.subscribe(
-            lambda event: loop.call_soon_threadsafe(events.put_nowait, event))
+        events: asyncio.Queue[tuple[float, JobEvent]] = asyncio.Queue()
+        unsubscribe = self.backend.subscribe(  # stamped on the engine thread, as produced
+            lambda event: loop.call_soon_threadsafe(events.put_nowait, (time.time(), event)))
         job_id, ended = 0, False
         try:
             job_id = self.backend.submit(request)
             while not ended:
-                event = await events.get()
+                stamp, event = await events.get()
                 if event.job_id not in (0, job_id):
                     continue
                 ended = isinstance(event, FINAL_EVENTS)
                 data = self.encode(event)
                 if data is not None:
+                    if data["event"] == "preview":  # optional: when the engine made it
+                        data["t"] = stamp  # (time.time(); clients may measure delivery)
                     yield data
         finally:
             unsubscribe()
