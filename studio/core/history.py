@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 DB_NAME = ".studio-history.sqlite3"
 TRASH_DIR = ".trash"
 THUMB_SIZE = 192
+MASK_SUFFIX = ".mask.png"  # an inpaint mask saved beside its result: not an image of its own
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -81,13 +82,19 @@ def make_thumbnail(image: Image.Image, size: int = THUMB_SIZE) -> bytes:
     return buffer.getvalue()
 
 
+def mask_of(path: Path) -> Path:
+    """Where the inpaint mask of the result `path` is saved (it may not exist)."""
+    return path.with_suffix(MASK_SUFFIX)
+
+
 def _visible_pngs(root: Path) -> list[Path]:
-    """PNGs in `root` and its (non-hidden) subfolders; temp and trash files excluded."""
+    """PNGs in `root` and its (non-hidden) subfolders; temp, trash and mask files excluded."""
     if not root.is_dir():
         return []
     folders = [root] + sorted(p for p in root.iterdir() if p.is_dir() and p.name[0] != ".")
     return [p for folder in folders for p in sorted(folder.glob("*.png"))
-            if not p.name.startswith((".", TEMP_PREFIX))]
+            if not p.name.startswith((".", TEMP_PREFIX))
+            and not p.name.lower().endswith(MASK_SUFFIX)]
 
 
 class History:

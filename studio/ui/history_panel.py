@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.history import History, HistoryEntry
+from studio.core.history import History, HistoryEntry, mask_of
 from studio.core.infotext import parse_infotext
 
 _ROLE_ID = Qt.ItemDataRole.UserRole
@@ -33,6 +33,7 @@ class HistoryPanel(QWidget):
     rerun_requested = Signal(object)  # HistoryEntry
     restore_requested = Signal(object)  # HistoryEntry: its parameters into the prompt panel
     source_requested = Signal(object)  # HistoryEntry: use as edit source
+    source_with_mask_requested = Signal(object)  # HistoryEntry: as source, its mask painted
     save_as_requested = Signal(object)  # HistoryEntry
     open_folder_requested = Signal(object)  # HistoryEntry
     copy_requested = Signal(object)  # HistoryEntry
@@ -214,6 +215,10 @@ class HistoryPanel(QWidget):
                               ("Open containing folder", self.open_folder_requested),
                               ("Copy parameters", self.copy_requested)):
             menu.addAction(label, lambda s=signal: self._emit(s))
+        entry = self.selected()
+        if entry is not None and mask_of(entry.path).is_file():
+            menu.addAction("Use as source with its mask",
+                           lambda: self._emit(self.source_with_mask_requested))
         menu.addSeparator()
         menu.addAction("Delete", self.delete_selected)
         menu.exec(self.grid.viewport().mapToGlobal(pos))

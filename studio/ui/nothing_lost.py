@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.autosave import Autosave, SessionMarker, Snapshot
-from studio.core.history import History, HistoryEntry, IndexingSaver
+from studio.core.history import History, HistoryEntry, IndexingSaver, mask_of
+from studio.core.inpaint import mask_to_array
 from studio.core.metadata import ImageParameters, read_image_parameters
 from studio.core.models import ModelEntry
 from studio.core.outputs import OutputFolder, clean_temp_files
@@ -175,6 +176,7 @@ class NothingLost(QObject):
         p.rerun_requested.connect(self.rerun)
         p.restore_requested.connect(lambda e: self.restore_parameters(e.path))
         p.source_requested.connect(self.use_as_source)
+        p.source_with_mask_requested.connect(self.use_as_source_with_mask)
         p.save_as_requested.connect(self._save_entry_as)
         p.open_folder_requested.connect(lambda e: open_containing_folder(e.path))
         p.copy_requested.connect(lambda e: copy_parameters(e.infotext))
@@ -305,6 +307,20 @@ class NothingLost(QObject):
         if image is None:
             return
         self.parts.edit.set_source(image, entry.path.name)
+
+    def use_as_source_with_mask(self, entry: HistoryEntry) -> None:
+        """The image as the edit source and its saved `NAME.mask.png` as the mask."""
+        self.use_as_source(entry)
+        edit, mask_path = self.parts.edit, mask_of(entry.path)
+        if edit.source is None or edit.canvas.mask is None or not mask_path.is_file():
+            return
+        try:
+            with Image.open(mask_path) as mask:
+                edit.canvas.mask.set_pixels(mask_to_array(mask, edit.source.size))
+        except (OSError, ValueError) as exc:
+            self.parts.notice.show_message(f"Could not use {mask_path.name}: {exc}", "error")
+        edit.canvas.update()
+        edit.canvas.mask_changed.emit()  # the Inpaint button sees the mask
 
     def rerun(self, entry: HistoryEntry) -> int | None:
         """Generate again with an image's parameters; an edit result needs its source image,
