@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--upscaler", default=None,
                    help="for --upscale: sr (the built-in SR model, default), lanczos, or an "
                         "upscaler folder/file as for `studio upscale`")
+    p.add_argument("--skip-bad-loras", action="store_true",
+                   help="a <lora:NAME:w> tag whose LoRA is missing or does not fit the model: "
+                        "generate without it (default: fail with the reason)")
     p.set_defaults(func=run_generate)
 
 
@@ -57,7 +60,7 @@ def _prepare(args: argparse.Namespace) -> tuple[GenerateRequest, OutputPlan]:
     if args.upscaler is not None:
         check_text(args.upscaler, "--upscaler")
     request = replace(make_request(args, entry), upscale_by=args.upscale or 1,
-                      upscaler=args.upscaler or "")
+                      upscaler=args.upscaler or "", skip_bad_loras=args.skip_bad_loras)
     request.validate()
     if args.upscale:
         _check_upscaler(args.upscaler)  # a missing upscaler fails before generating

@@ -9,6 +9,7 @@ from PIL import Image
 
 from studio import __version__
 from studio.core.infotext import format_infotext
+from studio.core.lora import lora_hashes_for
 from studio.core.outpaint import describe as describe_outpaint
 from studio.core.outputs import OutputFolder
 from studio.core.requests import GenerateRequest, JobKind
@@ -57,6 +58,7 @@ def infotext_for(request: GenerateRequest, steps_done: int | None = None,
     if upscaler_name is not None:  # A1111's keys for an upscaled ("extras") copy
         params["Postprocess upscale by"] = request.upscale_by
         params["Postprocess upscaler"] = upscaler_name
+    params["Lora hashes"] = lora_hashes_for(request.prompt, request.model_path)  # None: none
     params["Version"] = f"studio {__version__}"
     return format_infotext(request.prompt, request.negative_prompt, params)
 

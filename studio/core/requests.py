@@ -56,6 +56,7 @@ class GenerateRequest:
     work_resolution: int = 512  # long side the model works at for img2img / inpaint
     upscale_by: int = 1  # txt2img cascade: also upscale each image 2x or 4x
     upscaler: str = ""  # for upscale_by: "" = the built-in SR model, "lanczos", or a path
+    skip_bad_loras: bool = False  # a LoRA tag that cannot be used: run without it, not fail
     # inpaint only: extend the source by these px first; the mask is generated (outpainting)
     outpaint_left: int = 0
     outpaint_right: int = 0

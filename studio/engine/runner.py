@@ -11,9 +11,11 @@ import torch
 from PIL import Image
 
 from studio.core.images import open_image
+from studio.core.lora import strip_lora_tags
 from studio.core.requests import GenerateRequest, JobKind
 from studio.engine.cancel import cancel_points
 from studio.engine.control import JobCancelled, JobControl
+from studio.engine.lora import LoraAdapters
 from studio.engine.memory import StatusCallback, decode_after_oom, run_with_fallback
 from studio.engine.pipelines import PipelineCache
 from studio.engine.preview import LinearPreview, X0Tap, preview_for_model
@@ -78,6 +80,7 @@ class GenerationRunner:
     def __init__(self, cache: PipelineCache, max_preview_fps: float = 15.0) -> None:
         self.cache = cache
         self.max_preview_fps = max_preview_fps
+        self.loras = LoraAdapters()  # `<lora:NAME:w>` tags: adapters on the shared modules
 
     def run_one(self, request: GenerateRequest, control: JobControl,
                 on_preview: PreviewCallback | None = None, init: Image.Image | None = None,
@@ -95,6 +98,7 @@ class GenerationRunner:
         for warning in self.cache.take_warnings():  # e.g. "CPU offload skipped: …"
             if on_status is not None:
                 on_status(warning)
+        self.loras.apply_request(pipe, request, on_status)
 
         def attempt() -> RunOutput:
             return self._attempt(pipe, request, control, on_preview, init, mask, on_status)
@@ -135,7 +139,8 @@ class GenerationRunner:
         """The pipeline call's arguments; with `pipe`, A1111 prompt syntax becomes embeddings."""
         generator = torch.Generator("cpu").manual_seed(request.seed)
         kwargs: dict = dict(
-            **text_kwargs(pipe, request.prompt, request.negative_prompt),
+            **text_kwargs(pipe, strip_lora_tags(request.prompt),
+                          strip_lora_tags(request.negative_prompt)),
             num_inference_steps=request.steps,
             guidance_scale=request.guidance,
             generator=generator,
