@@ -22,6 +22,7 @@ from studio.ui.job_runner import JobRunner
 from studio.ui.mask_layer import MaskLayer
 from studio.ui.model_picker import ModelPicker
 from studio.ui.notice import NoticeBar
+from studio.ui.outpaint_controller import OutpaintController
 from studio.ui.prompt_panel import PromptPanel
 from studio.ui.qimages import qimage_from_pil
 
@@ -73,6 +74,7 @@ class EditController(QObject):
         for signal in (signals.failed, signals.cancelled, signals.finished):
             signal.connect(lambda job, *_: self._on_job_end(job))
         c.set_brush_radius(p.brush_size.value() / 2)
+        self.outpaint = OutpaintController(self, self, p.outpaint)
         self._update_run_button()
 
     # ----- source ---------------------------------------------------------------------------

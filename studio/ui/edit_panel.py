@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.outpaint_box import OutpaintBox
+
 
 def _slider(low: int, high: int, value: int) -> QSlider:
     slider = QSlider(Qt.Orientation.Horizontal)
@@ -44,6 +46,8 @@ class EditPanel(QWidget):
         layout.addWidget(self._source_box())
         layout.addWidget(self._mode_box())
         layout.addWidget(self._brush_box())
+        self.outpaint = OutpaintBox()
+        layout.addWidget(self.outpaint)
         layout.addStretch(1)
         self.run_button = QPushButton("Inpaint")
         self.run_button.setObjectName("generateButton")
