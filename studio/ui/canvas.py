@@ -9,6 +9,7 @@ from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from studio.ui.mask_layer import MaskLayer
+from studio.ui.mask_overlay import AUTO, OVERLAY_COLORS, contrast_color, render_overlay
 
 _MIN_ZOOM, _MAX_ZOOM = 0.05, 32.0
 
@@ -51,7 +52,8 @@ class ImageCanvas(QWidget):
         self.mask: MaskLayer | None = None
         self.painting = False
         self.brush = Brush()
-        self.mask_color = QColor(255, 70, 70)
+        self.mask_color_choice = AUTO  # a name in OVERLAY_COLORS, or AUTO
+        self._auto_color: tuple[tuple[int, int], QColor] | None = None
         self.mask_opacity = 0.5
         self.region_preview: tuple[QImage, QRect] | None = None
         self._stroke_last: QPointF | None = None
@@ -208,6 +210,7 @@ class ImageCanvas(QWidget):
             self._stroke_last = None
             self.mask.end()  # type: ignore[union-attr]
             self.mask_changed.emit()
+            self.update()  # the automatic overlay colour follows the new mask
         self._drag_from = None
         self.unsetCursor()
 
@@ -291,22 +294,32 @@ class ImageCanvas(QWidget):
         if self.painting and self.mask is not None and self._cursor_pos is not None:
             self._paint_brush_outline(painter)
 
+    def set_mask_color(self, choice: str) -> None:
+        """Overlay colour: a name in OVERLAY_COLORS, or AUTO (contrasts with the image)."""
+        self.mask_color_choice = choice if choice in OVERLAY_COLORS else AUTO
+        self.update()
+
+    def mask_color(self) -> QColor:
+        """The overlay colour in use; AUTO is recomputed when a stroke ends or the image
+        changes (the mean colour under the mask, or of the whole image)."""
+        if self.mask_color_choice != AUTO or self.image is None:
+            return OVERLAY_COLORS.get(self.mask_color_choice, OVERLAY_COLORS["Red"])
+        revision = self.mask.revision if self.mask is not None else -1
+        key = (self.image.cacheKey(), revision)
+        cached = self._auto_color
+        if cached is None or (cached[0] != key and self._stroke_last is None):
+            mask = self.mask.to_numpy() if self.mask is not None else None
+            self._auto_color = cached = (key, contrast_color(self.image, mask))
+        return cached[1]
+
     def _paint_mask_overlay(self, painter: QPainter, rect: QRectF, clip: QRect) -> None:
-        """Tint masked pixels: draw the alpha mask into a layer, colour it, blend it."""
+        """Tint masked pixels and outline the mask's edge, at screen resolution."""
         area = rect.toAlignedRect().intersected(clip)
         if area.isEmpty():
             return
-        layer = QImage(area.size(), QImage.Format.Format_ARGB32_Premultiplied)
-        layer.fill(0)
-        layer_painter = QPainter(layer)
-        layer_painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.zoom < 1)
-        layer_painter.drawImage(rect.translated(-area.x(), -area.y()), self.mask.image)
-        layer_painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceIn)
-        layer_painter.fillRect(layer.rect(), self.mask_color)
-        layer_painter.end()
-        painter.setOpacity(self.mask_opacity)
+        layer = render_overlay(self.mask.image, rect, area,  # type: ignore[union-attr]
+                               self.mask_color(), self.mask_opacity, self.zoom < 1)
         painter.drawImage(area.topLeft(), layer)
-        painter.setOpacity(1.0)
 
     def _paint_brush_outline(self, painter: QPainter) -> None:
         r = self.brush.radius * self.zoom

@@ -60,6 +60,8 @@ class EditController(QObject):
         p.hardness.valueChanged.connect(lambda v: setattr(c.brush, "hardness", v / 100))
         p.opacity.valueChanged.connect(self._set_opacity)
         p.eraser.toggled.connect(lambda on: setattr(c.brush, "erase", on))
+        p.overlay_color.currentTextChanged.connect(c.set_mask_color)
+        c.set_mask_color(p.overlay_color.currentText())
         p.modes.buttonToggled.connect(lambda *_: self._update_painting())
         c.brush_changed.connect(self._sync_brush_slider)
         c.mask_changed.connect(self._update_run_button)
@@ -142,6 +144,7 @@ class EditController(QObject):
         self.panel.brush_size.blockSignals(True)
         self.panel.brush_size.setValue(round(self.canvas.brush.radius * 2))
         self.panel.brush_size.blockSignals(False)
+        self.panel.show_brush_size(self.panel.brush_size.value())
 
     def _on_tab(self) -> None:
         if self.tabs.currentWidget() is self.panel:

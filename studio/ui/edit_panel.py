@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.mask_overlay import AUTO, OVERLAY_COLORS
 from studio.ui.outpaint_box import OutpaintBox
 
 
@@ -132,9 +133,21 @@ class EditPanel(QWidget):
         self.hardness = _slider(0, 100, 70)
         self.opacity = _slider(10, 90, 50)
         self.eraser = QCheckBox("Eraser")
-        form.addRow("Size", self.brush_size)
+        self.brush_label = QLabel()
+        self.brush_label.setMinimumWidth(self.brush_label.fontMetrics().horizontalAdvance(
+            "Brush 400 px "))
+        self.brush_size.valueChanged.connect(self.show_brush_size)
+        self.show_brush_size(self.brush_size.value())
+        form.addRow(self.brush_label, self.brush_size)
         form.addRow("Hardness", self.hardness)
-        form.addRow("Overlay", self.opacity)
+        self.overlay_color = QComboBox()
+        self.overlay_color.addItems([AUTO, *OVERLAY_COLORS])
+        self.overlay_color.setToolTip("Mask colour; Auto picks the one that stands out most "
+                                      "from the image under the mask")
+        overlay = QHBoxLayout()
+        overlay.addWidget(self.opacity, 1)
+        overlay.addWidget(self.overlay_color)
+        form.addRow("Overlay", overlay)
         row = QHBoxLayout()
         self.invert_button = QPushButton("Invert")
         self.clear_button = QPushButton("Clear")
@@ -152,10 +165,15 @@ class EditPanel(QWidget):
         self._inpaint_only.append(box)
         return box
 
+    def show_brush_size(self, diameter: int) -> None:
+        """The brush size label ("Brush 24 px": the diameter in image pixels)."""
+        self.brush_label.setText(f"Brush {diameter} px")
+
     def persisted_widgets(self) -> dict[str, QWidget]:
         """The settings that survive a restart (the image and mask do not)."""
         return {"strength": self.strength, "mask_blur": self.mask_blur, "area": self.area,
-                "padding": self.padding, "work_resolution": self.work_resolution}
+                "padding": self.padding, "work_resolution": self.work_resolution,
+                "overlay_color": self.overlay_color}
 
     @property
     def inpainting(self) -> bool:
