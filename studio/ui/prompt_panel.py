@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.prompts import expand_prompt, load_expansions
 from studio.core.requests import SCHEDULER_NAMES, GenerateRequest
+from studio.ui.lora_picker import LoraPicker
 from studio.ui.prompt_edit import PromptEdit
 from studio.ui.size_advice import SizeAdvice, SizeWarning, advise_size
 
@@ -67,6 +68,7 @@ class PromptPanel(QWidget):
         self.prompt = PromptEdit()
         self.prompt.setPlaceholderText("Describe the image… (leave empty with guidance 1 for "
                                        "unconditioned generation)")
+        self.lora_picker = LoraPicker(self.prompt)
         self.negative = QPlainTextEdit()
         self.negative.setPlaceholderText("What to avoid (negative prompt)")
         self.negative.setMaximumHeight(70)
@@ -108,7 +110,7 @@ class PromptPanel(QWidget):
 
     def _build_layout(self) -> None:
         layout = QVBoxLayout(self)
-        layout.addWidget(_heading("Prompt"))
+        layout.addWidget(_row(_heading("Prompt"), self.lora_picker))
         layout.addWidget(self.prompt, 2)
         layout.addWidget(_heading("Negative prompt"))
         layout.addWidget(self.negative, 1)
@@ -237,6 +239,7 @@ class PromptPanel(QWidget):
         v = self.values()
         seed = random.randrange(_MAX_SEED) if v.seed == RANDOM_SEED else v.seed
         self.last_seed = seed
+        self.lora_picker.model_path = Path(model_path)  # its loras/ folders, next time
         prompt = expand_prompt(v.prompt, load_expansions(Path(model_path)))
         return GenerateRequest(
             model_path=model_path, model_name=model_name, prompt=prompt,
