@@ -45,6 +45,7 @@ def test_extend_grows_the_source_and_keeps_old_pixels(qtbot, studio_window):  # 
         read_parameters(result.path)
     assert previews and isinstance(previews[-1], RegionPreview)
     assert np.array_equal(np.asarray(window.edit.source), out)  # the new source
+    assert "128×64" in window.edit_panel.source_label.text()
     assert (window.canvas.mask.width, window.canvas.mask.height) == (128, 64)
     again = _extend(qtbot, window, top=32)  # repeatable: extends the result
     assert again.image.size == (128, 96)

@@ -76,7 +76,7 @@ class EditController(QObject):
         for signal in (signals.failed, signals.cancelled, signals.finished):
             signal.connect(lambda job, *_: self._on_job_end(job))
         c.set_brush_radius(p.brush_size.value() / 2)
-        self.outpaint = OutpaintController(self, self, p.outpaint)
+        self.outpaint = OutpaintController(self, self, p.outpaint, p.source_label)
         self._update_run_button()
 
     # ----- source ---------------------------------------------------------------------------

@@ -7,8 +7,10 @@ from typing import Protocol
 
 from PIL import Image
 from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QLabel
 
 from studio.core.outpaint import check_outpaint, extend_image, outpaint_mask
+from studio.core.records import ImageResult
 from studio.core.requests import GenerateRequest, JobKind
 from studio.ui.canvas import ImageCanvas
 from studio.ui.job_runner import JobRunner
@@ -33,7 +35,8 @@ class EditHost(Protocol):
 class OutpaintController(QObject):
     """Shows the pre-filled canvas and its band mask, then submits the outpaint job."""
 
-    def __init__(self, edit: EditHost, parent: QObject, box: OutpaintBox) -> None:
+    def __init__(self, edit: EditHost, parent: QObject, box: OutpaintBox,
+                 source_label: QLabel) -> None:
         super().__init__(parent)
         self.edit, self.box = edit, box
         self.jobs: set[int] = set()
@@ -41,7 +44,9 @@ class OutpaintController(QObject):
         signals = edit.runner.signals
         for signal in (signals.failed, signals.cancelled):
             signal.connect(lambda job, *_: self._on_stopped(job))
+        signals.result.connect(self._on_result)
         signals.finished.connect(lambda job, *_: self.jobs.discard(job))
+        self.source_label = source_label
 
     def request(self) -> GenerateRequest | None:
         """The outpaint request, or None (with a notice) when it cannot run."""
@@ -77,6 +82,12 @@ class OutpaintController(QObject):
         canvas.mask.set_pixels(outpaint_mask(source.size, sides))
         canvas.update()
         return job_id
+
+    def _on_result(self, result: ImageResult) -> None:
+        """The source label says the new source's size (the result is the source now)."""
+        if result.job_id in self.jobs and result.upscaled_by == 1:
+            width, height = result.image.size
+            self.source_label.setText(f"Outpaint result · {width}×{height}")
 
     def _on_stopped(self, job_id: int) -> None:
         """Failed or cancelled: back to the source as it was."""
