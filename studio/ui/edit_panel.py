@@ -18,12 +18,12 @@ from PySide6.QtWidgets import (
     QRadioButton,
     QSlider,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
 from studio.ui.mask_overlay import AUTO, OVERLAY_COLORS
 from studio.ui.outpaint_box import OutpaintBox
+from studio.ui.panel_layout import scrolled_column, set_text_lines
 
 
 def _slider(low: int, high: int, value: int) -> QSlider:
@@ -43,7 +43,7 @@ class EditPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout = QVBoxLayout(self)
+        layout, outer = scrolled_column(self)
         layout.addWidget(self._source_box())
         layout.addWidget(self._mode_box())
         layout.addWidget(self._brush_box())
@@ -55,7 +55,10 @@ class EditPanel(QWidget):
         self.run_button.setToolTip("Run (Ctrl+Enter)")
         self.run_button.setMinimumHeight(36)
         self.run_button.clicked.connect(self.run_requested)
-        layout.addWidget(self.run_button)
+        pinned = QHBoxLayout()
+        pinned.setContentsMargins(9, 0, 9, 0)
+        pinned.addWidget(self.run_button)
+        outer.addLayout(pinned)
         self._on_mode()
 
     def _source_box(self) -> QGroupBox:
@@ -90,10 +93,10 @@ class EditPanel(QWidget):
             form.addRow(radio)
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("What should be there…")
-        self.prompt.setMaximumHeight(70)
+        set_text_lines(self.prompt, 3, 6)
         self.negative = QPlainTextEdit()
         self.negative.setPlaceholderText("Negative prompt")
-        self.negative.setMaximumHeight(44)
+        set_text_lines(self.negative, 3, 4)
         form.addRow(self.prompt)
         form.addRow(self.negative)
         self.strength = QDoubleSpinBox()
@@ -122,7 +125,9 @@ class EditPanel(QWidget):
         self.work_resolution.setSuffix(" px")
         self.work_resolution.setToolTip("The model works at this size (long side)")
         form.addRow("Work size", self.work_resolution)
-        form.addRow(QLabel("Sampler, steps, guidance and seed come from the Generate tab."))
+        hint = QLabel("Sampler, steps, guidance and seed come from the Generate tab.")
+        hint.setWordWrap(True)
+        form.addRow(hint)
         self._inpaint_only = [self.mask_blur, self.area, self.padding]
         return box
 

@@ -98,7 +98,6 @@ class MainWindow(QMainWindow):
     def _build_widgets(self) -> None:
         self.panel = PromptPanel()
         self.tabs = QTabWidget()
-        self.tabs.setMinimumWidth(330)
         self.tabs.setMaximumWidth(480)
         self.tabs.addTab(self.panel, "Generate")
         self.edit_panel = EditPanel()

@@ -17,13 +17,13 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
 from studio.core.prompts import expand_prompt, load_expansions
 from studio.core.requests import SCHEDULER_NAMES, GenerateRequest
 from studio.ui.lora_picker import LoraPicker
+from studio.ui.panel_layout import scrolled_column, set_text_lines
 from studio.ui.prompt_edit import PromptEdit
 from studio.ui.size_advice import SizeAdvice, SizeWarning, advise_size
 
@@ -71,7 +71,8 @@ class PromptPanel(QWidget):
         self.lora_picker = LoraPicker(self.prompt)
         self.negative = QPlainTextEdit()
         self.negative.setPlaceholderText("What to avoid (negative prompt)")
-        self.negative.setMaximumHeight(70)
+        set_text_lines(self.prompt, 3)
+        set_text_lines(self.negative, 3)
         self.steps = _spin(1, 150, 25)
         self.guidance = QDoubleSpinBox()
         self.guidance.setRange(0.0, 30.0)
@@ -109,7 +110,7 @@ class PromptPanel(QWidget):
             box.valueChanged.connect(self._update_size_warning)
 
     def _build_layout(self) -> None:
-        layout = QVBoxLayout(self)
+        layout, outer = scrolled_column(self)
         layout.addWidget(_row(_heading("Prompt"), self.lora_picker))
         layout.addWidget(self.prompt, 2)
         layout.addWidget(_heading("Negative prompt"))
@@ -125,7 +126,9 @@ class PromptPanel(QWidget):
         form.addRow("Batch count", self.batch)
         form.addRow("Upscale", self.upscale)
         layout.addLayout(form)
-        layout.addLayout(self._button_row())
+        buttons = self._button_row()
+        buttons.setContentsMargins(9, 0, 9, 0)
+        outer.addLayout(buttons)
 
     def _seed_row(self) -> QWidget:
         self.random_button = QToolButton(text="Random")

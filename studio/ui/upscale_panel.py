@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.upscale import UpscaleRequest, UpscalerKind, make_request, open_source
 from studio.core.upscaler_catalog import UpscalerChoice, available_upscalers, resolve_upscaler
+from studio.ui.panel_layout import scrolled_column
 from studio.ui.qimages import qimage_from_pil
 
 _NOT_ENCODED = b"(size-only snapshot)"  # never submitted: info and early validation only
@@ -78,7 +79,7 @@ class UpscalePanel(QWidget):
         self._build_source()
         self._build_settings()
         self._build_actions()
-        layout = QVBoxLayout(self)
+        layout, _ = scrolled_column(self)
         layout.addWidget(self.source_box)
         layout.addWidget(self.settings_box)
         layout.addWidget(self.diffusion_box)
