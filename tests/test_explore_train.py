@@ -133,3 +133,13 @@ def test_train_tab_pauses_and_cancels_through_the_engine_queue(qtbot, studio_win
     assert controller.result.model_dir is None and controller.result.steps < 500
     assert "nothing exported" in panel.status.text() and panel.start.isEnabled()
     assert not (tmp_path / "user-models" / "my-model").exists()
+
+
+def test_train_tab_stops_asking_for_a_folder_once_one_is_chosen(qtbot, studio_window,  # noqa: F811
+                                                                square_images) -> None:
+    panel = studio_window.train.panel
+    panel.folder.setText("")
+    assert not studio_window.train.start()
+    assert panel.status.text() == "Choose a folder of images first."
+    panel.folder.setText(str(square_images))
+    assert "Choose a folder" not in panel.status.text()
