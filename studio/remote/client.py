@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import http.client
-import itertools
 import json
 import socket
 import threading
 import urllib.parse
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +35,7 @@ from studio.core.backend import (
     Listener,
     Request,
 )
+from studio.core.job_line import JobLine
 from studio.core.records import ResultSaver
 from studio.core.request_codec import encode_request
 from studio.remote import protocol
@@ -68,11 +67,7 @@ class RemoteBackend:
         self._parts = parts
         self.read_timeout, self.connect_timeout = read_timeout, connect_timeout
         self.hub = EventHub()
-        self._ids = itertools.count(1)
-        self._cond = threading.Condition()
-        self._waiting: deque[tuple[int, Request]] = deque()
-        self._current: _Running | None = None
-        self._stopping = False
+        self._line: JobLine[_Running] = JobLine()
         self._thread = threading.Thread(target=self._serve, name="studio-remote", daemon=True)
 
     # --- the Backend interface -------------------------------------------------------------
@@ -84,46 +79,29 @@ class RemoteBackend:
         return self.hub.subscribe(listener)
 
     def submit(self, request: Request) -> int:
-        with self._cond:
-            job_id = next(self._ids)
-        self.hub.publish(JobQueued(job_id, request))
-        with self._cond:
-            self._waiting.append((job_id, request))
-            self._cond.notify()
+        job_id = self._line.new_id()
+        self.hub.publish(JobQueued(job_id, request))  # before the client thread can start it
+        self._line.put(job_id, request)
         return job_id
 
     def cancel(self, job_id: int) -> None:
-        with self._cond:
-            running = self._current if self._current and self._current.job_id == job_id else None
-            before = len(self._waiting)
-            self._waiting = deque(i for i in self._waiting if i[0] != job_id)
-            removed = len(self._waiting) < before
+        removed, running = self._line.withdraw(job_id)
         if removed:
             self.hub.publish(JobCancelled(job_id))
         elif running is not None:
             self._cancel_running(running)
 
     def cancel_all(self) -> None:
-        with self._cond:
-            waiting = [job_id for job_id, _ in self._waiting]
-            self._waiting.clear()
-            running = self._current
+        waiting, running = self._line.clear()
         for job_id in waiting:
             self.hub.publish(JobCancelled(job_id))
         if running is not None:
             self._cancel_running(running)
 
     def move(self, job_id: int, position: int) -> bool:
-        with self._cond:
-            for index, item in enumerate(self._waiting):
-                if item[0] == job_id:
-                    del self._waiting[index]
-                    position = max(0, min(position, len(self._waiting)))
-                    self._waiting.insert(position, item)
-                    order = tuple(i for i, _ in self._waiting)
-                    break
-            else:
-                return False
+        order = self._line.move(job_id, position)
+        if order is None:
+            return False
         self.hub.publish(JobMoved(job_id, order.index(job_id), order))
         return True
 
@@ -136,14 +114,11 @@ class RemoteBackend:
 
     @property
     def busy(self) -> bool:
-        with self._cond:
-            return self._current is not None or bool(self._waiting)
+        return self._line.busy
 
     def shutdown(self, timeout: float = 10.0) -> bool:
         self.cancel_all()
-        with self._cond:
-            self._stopping = True
-            self._cond.notify()
+        self._line.stop()
         if self._thread.is_alive():
             self._thread.join(timeout)
         return not self._thread.is_alive()
@@ -213,22 +188,11 @@ class RemoteBackend:
     # --- the client thread -----------------------------------------------------------------
 
     def _serve(self) -> None:
-        while (running := self._next()) is not None:
+        while (running := self._line.take(_Running)) is not None:  # type: ignore[arg-type]
             try:
                 self._run(running)
             finally:
-                with self._cond:
-                    self._current = None
-
-    def _next(self) -> _Running | None:
-        with self._cond:
-            while not self._waiting and not self._stopping:
-                self._cond.wait()
-            if self._stopping:
-                return None
-            job_id, request = self._waiting.popleft()
-            self._current = _Running(job_id, request)
-            return self._current
+                self._line.done()
 
     def _run(self, running: _Running) -> None:
         try:
