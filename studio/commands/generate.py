@@ -32,6 +32,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--upscaler", default=None,
                    help="for --upscale: sr (the built-in SR model, default), lanczos, or an "
                         "upscaler folder/file as for `studio upscale`")
+    p.add_argument("--hires-scale", type=float, default=1.0, metavar="X",
+                   help="Hires. fix: generate at --width×--height, enlarge X times (Lanczos) "
+                        "and redraw the details with a second img2img pass (1 = off, up to 4)")
+    p.add_argument("--hires-strength", type=float, default=0.5, metavar="S",
+                   help="Hires. fix: the second pass's denoising strength, in (0, 1] "
+                        "(default 0.5)")
+    p.add_argument("--hires-steps", type=int, default=0, metavar="N",
+                   help="Hires. fix: the second pass's steps (default: same as --steps)")
     p.add_argument("--skip-bad-loras", action="store_true",
                    help="a <lora:NAME:w> tag whose LoRA is missing or does not fit the model: "
                         "generate without it (default: fail with the reason)")
@@ -60,13 +68,16 @@ def _prepare(args: argparse.Namespace) -> tuple[GenerateRequest, OutputPlan]:
     if args.upscaler is not None:
         check_text(args.upscaler, "--upscaler")
     request = replace(make_request(args, entry), upscale_by=args.upscale or 1,
-                      upscaler=args.upscaler or "", skip_bad_loras=args.skip_bad_loras)
+                      upscaler=args.upscaler or "", skip_bad_loras=args.skip_bad_loras,
+                      hires_scale=args.hires_scale, hires_strength=args.hires_strength,
+                      hires_steps=args.hires_steps)
     request.validate()
     if args.upscale:
         _check_upscaler(args.upscaler)  # a missing upscaler fails before generating
     plan = OutputPlan(batch_targets(args.output, request.batch_count), args.overwrite,
                       upscale_by=request.upscale_by)
-    pixels = request.width * request.height * (1 + request.upscale_by**2)
+    width, height = request.output_size
+    pixels = width * height * (1 + request.upscale_by**2)
     check_plan(plan, bytes_needed=pixels * 4 * request.batch_count)
     return request, plan
 

@@ -23,6 +23,8 @@ class ImageParameters:
     strength: float | None = None
     mode: str | None = None  # "img2img" / "inpaint" for edit results (txt2img: None)
     upscale_by: int | None = None  # 2 or 4: an upscaled copy ("Postprocess upscale by")
+    hires_scale: float | None = None  # A1111's "Hires upscale" (strength: "Denoising strength")
+    hires_steps: int | None = None  # A1111's "Hires steps" (absent: same as steps)
     source: str = ""  # "a1111" (also ours), "comfyui", "invokeai", "fooocus" or "novelai"
 
     def is_empty(self) -> bool:

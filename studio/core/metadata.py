@@ -49,6 +49,8 @@ def parameters_from_infotext(text: str) -> ImageParameters:
         strength=_float(parsed.get("Denoising strength"), 0.0, 1.0),
         mode=parsed.get("Mode") if parsed.get("Mode") in ("img2img", "inpaint") else None,
         upscale_by=_upscale(parsed.get("Postprocess upscale by")),
+        hires_scale=_hires_scale(parsed, width),
+        hires_steps=_int(parsed.get("Hires steps"), 1, 10_000),
         source="a1111",
     )
 
@@ -56,6 +58,15 @@ def parameters_from_infotext(text: str) -> ImageParameters:
 def _upscale(value: object) -> int | None:
     number = _float(value, 1.0, 16.0)
     return int(number) if number in (2.0, 4.0) else None
+
+
+def _hires_scale(parsed: dict[str, str], width: int | None) -> float | None:
+    """A1111's Hires. fix factor: "Hires upscale", or "Hires resize" over the first pass's size."""
+    scale = _float(parsed.get("Hires upscale"), 1.0, 16.0)
+    if scale is None and width:
+        resize_w, _ = _size(parsed.get("Hires resize"))
+        scale = _float(resize_w / width, 1.0, 16.0) if resize_w else None
+    return round(scale, 3) if scale is not None and scale > 1.0 else None
 
 
 # ----- reading files ------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from studio.core.outpaint import describe as describe_outpaint
 from studio.core.outputs import OutputFolder
 from studio.core.requests import GenerateRequest, JobKind
 
+HIRES_UPSCALER = "Lanczos"  # how the first pass's image is enlarged for the second
+
 
 @dataclass(frozen=True)
 class ImageResult:
@@ -45,8 +47,12 @@ def infotext_for(request: GenerateRequest, steps_done: int | None = None,
     if request.kind is not JobKind.TXT2IMG:
         params["Denoising strength"] = request.strength
         params["Mode"] = request.kind.value
+    if request.hires:
+        params.update(_hires_params(request))
     if steps_done is not None and steps_done < request.steps:
         params["Stopped at step"] = steps_done
+    elif steps_done is not None and request.hires:  # stopped in the second pass
+        params["Hires stopped at step"] = steps_done - request.steps
     if request.kind is JobKind.INPAINT:
         params["Mask blur"] = f"{request.mask_blur:g}"
         params["Inpaint area"] = "Only masked" if request.only_masked else "Whole picture"
@@ -61,6 +67,16 @@ def infotext_for(request: GenerateRequest, steps_done: int | None = None,
     params["Lora hashes"] = lora_hashes_for(request.prompt, request.model_path)  # None: none
     params["Version"] = f"studio {__version__}"
     return format_infotext(request.prompt, request.negative_prompt, params)
+
+
+def _hires_params(request: GenerateRequest) -> dict[str, object]:
+    """A1111's Hires. fix keys; `Size` stays the first pass's size, as A1111 writes it."""
+    params: dict[str, object] = {"Denoising strength": request.hires_strength,
+                                 "Hires upscale": f"{request.hires_scale:g}"}
+    if request.hires_steps:
+        params["Hires steps"] = request.hires_steps
+    params["Hires upscaler"] = HIRES_UPSCALER
+    return params
 
 
 class ResultSaver:

@@ -22,6 +22,14 @@ SCHEDULER_NAMES: tuple[str, ...] = (
 )
 
 
+MAX_HIRES_SCALE = 4.0
+
+
+def hires_side(side: int, scale: float) -> int:
+    """One side of the Hires. fix size: side × scale rounded to a multiple of 8."""
+    return max(8, round(side * scale / 8) * 8)
+
+
 class JobKind(StrEnum):
     TXT2IMG = "txt2img"
     IMG2IMG = "img2img"
@@ -63,6 +71,11 @@ class GenerateRequest:
     outpaint_top: int = 0
     outpaint_bottom: int = 0
     outpaint_fill: str = "edge"  # pre-fill of the new area: edge, mirror or noise
+    # txt2img only (A1111's Hires. fix): generate at width×height, enlarge by hires_scale
+    # (Lanczos), then img2img at the larger size; 1 = off
+    hires_scale: float = 1.0
+    hires_strength: float = 0.5  # the second pass's denoising strength
+    hires_steps: int = 0  # the second pass's steps (before × strength); 0 = same as steps
 
     def validate(self) -> None:
         """Raise ValueError with a user-facing message when a field is out of range."""
@@ -90,6 +103,8 @@ class GenerateRequest:
             raise ValueError(f"upscale must be 1 (off), 2 or 4 (got {self.upscale_by})")
         if self.kind is not JobKind.TXT2IMG:
             self._validate_edit()
+        elif self.hires_scale != 1.0:
+            self._validate_hires()
 
     def _validate_edit(self) -> None:
         if not 0.0 < self.strength <= 1.0:
@@ -106,6 +121,39 @@ class GenerateRequest:
             raise ValueError(f"work resolution must be 64–4096 px (got {self.work_resolution})")
         if not 0 <= self.mask_blur <= 256 or not 0 <= self.mask_padding <= 4096:
             raise ValueError("mask blur must be 0–256 px and padding 0–4096 px")
+
+    def _validate_hires(self) -> None:
+        if not 1.0 <= self.hires_scale <= MAX_HIRES_SCALE:
+            raise ValueError(f"Hires. fix scale must be 1 (off) to {MAX_HIRES_SCALE:g} "
+                             f"(got {self.hires_scale:g})")
+        if not 0.0 < self.hires_strength <= 1.0:
+            raise ValueError(f"Hires. fix strength must be in (0, 1] (got {self.hires_strength:g})")
+        if not 0 <= self.hires_steps <= 1000:
+            raise ValueError(f"Hires. fix steps must be 0 (same as steps) to 1000 "
+                             f"(got {self.hires_steps})")
+        width, height = self.hires_size
+        if max(width, height) > 4096:
+            raise ValueError(f"Hires. fix size {width}×{height} is above 4096 px: use a smaller "
+                             "size or scale")
+        steps = self.hires_steps or self.steps
+        if int(steps * self.hires_strength) < 1:  # the img2img pass runs int(steps × strength)
+            raise ValueError(f"Hires. fix strength {self.hires_strength:g} with {steps} steps "
+                             "leaves no denoising step to run: raise the strength or the steps")
+
+    @property
+    def hires(self) -> bool:
+        """Whether a Hires. fix second pass runs (text-to-image with a scale above 1)."""
+        return self.kind is JobKind.TXT2IMG and self.hires_scale > 1.0
+
+    @property
+    def hires_size(self) -> tuple[int, int]:
+        """The second pass's size: width × height times hires_scale, in multiples of 8."""
+        return hires_side(self.width, self.hires_scale), hires_side(self.height, self.hires_scale)
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """The size of the image this request saves (before any upscale cascade)."""
+        return self.hires_size if self.hires else (self.width, self.height)
 
     def _validate_outpaint(self) -> None:
         if self.kind is not JobKind.INPAINT:

@@ -16,7 +16,8 @@ def run_batch(job_id: int, request: GenerateRequest, events, saver: ResultSaver,
 
     `render(single_request, on_preview) -> (image, RunOutput)` makes one image;
     `follow_up(single_request, result)` makes a saved derived image (the upscale cascade),
-    reported right after it.
+    reported right after it. An output with a `record` request (Hires. fix) is saved with
+    that request's infotext.
     """
     results: list[ImageResult] = []
     for index in range(request.batch_count):
@@ -27,7 +28,8 @@ def run_batch(job_id: int, request: GenerateRequest, events, saver: ResultSaver,
 
         image, output = render(single, on_preview)
         steps_done = output.steps_done if output.partial else None
-        result = saver.save(job_id, index, image, single, steps_done)
+        record = getattr(output, "record", single)
+        result = saver.save(job_id, index, image, record, steps_done)
         if on_saved is not None:
             on_saved(result)
         results.append(result)

@@ -54,10 +54,16 @@ def run_generate(job_id: int, request: GenerateRequest, ctx, control: JobControl
 
         return run_edit(job_id, request, ctx, control, events, saver)
 
-    def render(single: GenerateRequest, on_preview: Callable) -> tuple:
+    def one_pass(single: GenerateRequest, on_preview: Callable) -> tuple:
         output = ctx.generation.run_one(single, control, on_preview,
                                          on_status=events.engine_status)
         return output.image, output
+
+    render: Callable = one_pass
+    if request.hires:  # a second, img2img pass at the larger size
+        from studio.engine.hires import hires_render
+
+        render = hires_render(ctx.generation, control, events.engine_status)
 
     follow_up = None
     if request.upscale_by > 1:
