@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
+from studio.core.blend import drift_field
 from studio.core.images import plain_mode
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom (right/bottom exclusive)
@@ -124,13 +125,14 @@ def feather(mask: np.ndarray, radius: float) -> np.ndarray:
     return np.maximum(blurred, inside.astype(np.float32))
 
 
-def match_colors(generated: np.ndarray, original: np.ndarray, ring: np.ndarray) -> np.ndarray:
-    """Shift each channel of `generated` so its mean on `ring` matches the original's."""
-    if not ring.any():
+def match_colors(generated: np.ndarray, original: np.ndarray, inside: np.ndarray,
+                 radius: int) -> np.ndarray:
+    """`generated` plus the smooth colour drift (original − generated) measured outside
+    `inside` and interpolated into it: no colour step at the mask edge, detail untouched."""
+    if inside.all() or not inside.any():
         return generated
-    g = generated.astype(np.float32)
-    shift = original[ring].astype(np.float32).mean(axis=0) - g[ring].mean(axis=0)
-    return np.clip(g + shift, 0, 255).astype(np.uint8)
+    field = drift_field(original, generated, inside, radius)
+    return np.clip(np.round(generated.astype(np.float32) + field), 0, 255).astype(np.uint8)
 
 
 def composite(original: np.ndarray, generated: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -143,13 +145,6 @@ def composite(original: np.ndarray, generated: np.ndarray, weights: np.ndarray) 
     return out
 
 
-def _drift_ring(mask: np.ndarray, blur: float) -> np.ndarray:
-    """Unmasked pixels near the mask: where generated and original should agree."""
-    inside = mask > MASK_THRESHOLD
-    near = grow_mask(inside.astype(np.uint8) * 255, int(2 * blur) + 8) > 127
-    return near & ~inside
-
-
 def paste_back(original: Image.Image, generated_box: Image.Image, mask: np.ndarray,
                box: Box, blur: float, color_match: bool = True) -> Image.Image:
     """Put a generated crop back into `original`, blending through the feathered mask."""
@@ -159,6 +154,7 @@ def paste_back(original: Image.Image, generated_box: Image.Image, mask: np.ndarr
     region = base[box[1]:box[3], box[0]:box[2]]
     weights = feather(mask, blur)[box[1]:box[3], box[0]:box[2]]
     if color_match:
-        crop = match_colors(crop, region, _drift_ring(mask[box[1]:box[3], box[0]:box[2]], blur))
+        inside = mask[box[1]:box[3], box[0]:box[2]] > MASK_THRESHOLD
+        crop = match_colors(crop, region, inside, max(2, round(blur)))
     base[box[1]:box[3], box[0]:box[2]] = composite(region, crop, weights)
     return Image.fromarray(base)
