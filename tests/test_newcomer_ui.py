@@ -94,12 +94,19 @@ def test_size_advice_rules() -> None:
     assert (four.width, four.height, four.upscale_by) == (64, 64, 4)
     assert four.action == "Generate at 64×64 and upscale ×4"
     assert advise_size(128, 128, 64, True).upscale_by == 2
-    assert advise_size(192, 192, 64, True).upscale_by == 1  # 3×: no cascade factor
+    three = advise_size(192, 192, 64, True)  # 3×: no cascade factor, Hires. fix instead
+    assert (three.upscale_by, three.hires_scale) == (1, 3.0)
     sd = advise_size(1024, 1024, 512, False)
-    assert (sd.width, sd.height, sd.upscale_by) == (512, 512, 1) and "Hires. fix" in sd.message
+    assert (sd.width, sd.height, sd.upscale_by, sd.hires_scale) == (512, 512, 1, 2.0)
+    assert sd.action == "Generate at 512×512 with Hires. fix ×2" and "Hires. fix" in sd.message
+    wide = advise_size(1024, 768, 512, False)
+    assert (wide.width, wide.height, wide.hires_scale) == (512, 384, 2.0)
+    assert advise_size(1000, 1000, 512, False).hires_scale == 2.0  # the closest factor
+    assert advise_size(4096, 4096, 512, False).hires_scale == 4.0  # at most 4×
+    assert advise_size(1280, 1280, 512, False).action.endswith("Hires. fix ×2.5")
     small = advise_size(128, 128, 512, False)
     assert small.action == "Use 512×512" and "smaller" in small.message
-    assert advise_size(1024, 512, 512, False).action == "Use 512×256"
+    assert advise_size(1024, 512, 512, False).action == "Generate at 512×256 with Hires. fix ×2"
     assert advise_size(512, 512, None, False) is None
 
 
@@ -124,16 +131,46 @@ def test_generate_tab_warns_and_generates_at_native_size_then_upscales(qtbot, gu
     assert (request.width, request.height, request.upscale_by) == (64, 64, 4)
 
 
-def test_sd_models_get_the_warning_and_the_native_size_only(qtbot, gui) -> None:
-    window, _ = gui
+def test_sd_models_get_hires_fix_from_the_warning(qtbot, gui) -> None:
+    window, backend = gui
     window.model_picker.setCurrentIndex(window.model_picker.findText("sd"))
     panel = window.panel
     assert panel.width_box.value() == 512 and panel.size_warning.isHidden()
+    assert panel.hires.currentData() == 1.0 and not panel.hires_strength.isEnabled()
+    panel.upscale.setCurrentIndex(panel.upscale.findData(2))
     panel.width_box.setValue(1024)
     panel.height_box.setValue(1024)
-    assert panel.size_warning.button.text() == "Use 512×512"
+    assert panel.size_warning.button.text() == "Generate at 512×512 with Hires. fix ×2"
     qtbot.mouseClick(panel.size_warning.button, Qt.MouseButton.LeftButton)
-    assert (panel.width_box.value(), panel.upscale.currentData()) == (512, 1)
+    assert (panel.width_box.value(), panel.height_box.value()) == (512, 512)
+    assert panel.hires.currentText() == "2×" and panel.hires_strength.isEnabled()
+    assert panel.upscale.currentData() == 1 and panel.size_warning.isHidden()
+    panel.hires_strength.setValue(0.35)
+    panel.hires_steps.setValue(12)
+    window.generate()
+    request = backend.submitted[-1][1]
+    assert (request.width, request.height, request.upscale_by) == (512, 512, 1)
+    assert (request.hires_scale, request.hires_strength, request.hires_steps) == (2.0, 0.35, 12)
+    assert request.output_size == (1024, 1024)
+
+
+def test_restoring_an_a1111_image_brings_its_hires_fix_back(qtbot, gui) -> None:
+    from studio.core.metadata import parameters_from_infotext
+    from studio.ui.result_actions import apply_parameters
+
+    window, _ = gui
+    panel = window.panel
+    text = ("a castle\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 5, Size: 512x768, "
+            "Denoising strength: 0.45, Hires upscale: 1.25, Hires steps: 10, "
+            "Hires upscaler: Latent")
+    applied = apply_parameters(panel, parameters_from_infotext(text))
+    assert "Hires. fix 1.25×" in applied
+    values = panel.values()
+    assert (values.width, values.height) == (512, 768)
+    assert (values.hires_scale, values.hires_strength, values.hires_steps) == (1.25, 0.45, 10)
+    assert panel.hires.currentText() == "1.25×"  # not one of the choices: added
+    apply_parameters(panel, parameters_from_infotext("a dog\nSteps: 20, Size: 512x512"))
+    assert panel.values().hires_scale == 1.0 and panel.hires.currentText() == "Off"
 
 
 # ----- 14: autosave soon after every change ------------------------------------------------

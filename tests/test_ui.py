@@ -73,6 +73,28 @@ def test_upscale_cascade_shows_the_enlarged_copy_after_the_image(qtbot, studio_w
     assert "Done" in window.progress_label.text()
 
 
+def test_hires_fix_streams_both_passes_and_shows_the_large_image(qtbot, studio_window):
+    window = studio_window
+    _set_small(window)
+    panel = window.panel
+    panel.hires.setCurrentIndex(panel.hires.findData(2.0))
+    panel.hires_strength.setValue(0.5)
+    signals = window.property("engine_signals")
+    progress: list[tuple[int, int, int]] = []
+    signals.preview.connect(lambda job, step, total, img: progress.append(
+        (step, total, window.canvas.image.size().width())))
+    with qtbot.waitSignal(signals.finished, timeout=60_000):
+        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    # one count over both passes (4 + int(4 × 0.5)); previews stretched to the final size
+    assert [p[:2] for p in progress] == [(k, 6) for k in range(1, 7)]
+    assert {p[2] for p in progress} == {128}
+    assert window.gallery.count() == 1 and window.gallery.results[0].image.size == (128, 128)
+    assert window.canvas.image.size().width() == 128 and not window.canvas.is_preview
+    assert window.progress.value() == 100 and "Done" in window.progress_label.text()
+    params = parse_infotext(read_parameters(window.gallery.results[0].path))
+    assert params["Size"] == "64x64" and params["Hires upscale"] == "2"
+
+
 def test_ctrl_enter_generates_and_escape_cancels(qtbot, studio_window):
     window = studio_window
     _set_small(window, steps=200)
@@ -165,6 +187,8 @@ def test_settings_survive_a_restart(qtbot, tmp_path, tiny_model_dir):
     window.panel.steps.setValue(33)
     window.panel.scheduler.setCurrentText("DPM++ 2M")
     window.panel.upscale.setCurrentIndex(window.panel.upscale.findData(4))
+    window.panel.hires.setCurrentIndex(window.panel.hires.findData(1.5))
+    window.panel.hires_strength.setValue(0.3)
     window.edit_panel.mask_blur.setValue(12)
     window.edit_panel.area.setCurrentText("Whole picture")
     upscale = window.upscale.panel
@@ -179,6 +203,7 @@ def test_settings_survive_a_restart(qtbot, tmp_path, tiny_model_dir):
     assert (values.prompt, values.steps, values.scheduler) == ("a lighthouse at dusk", 33,
                                                                "DPM++ 2M")
     assert values.upscale_by == 4
+    assert (values.hires_scale, values.hires_strength) == (1.5, 0.3)
     assert window.panel.snapshot(str(tiny_model_dir), "tiny").upscale_by == 4
     edit, upscale = window.edit_panel, window.upscale.panel
     assert (edit.mask_blur.value(), edit.area.currentText()) == (12, "Whole picture")

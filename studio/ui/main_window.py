@@ -310,7 +310,10 @@ class MainWindow(QMainWindow):
             self.canvas.show_region_preview(qimage_from_rgba(image.rgba),
                                             QRect(left, top, right - left, bottom - top))
         elif image is not None:
-            target = QSize(getattr(request, "width", 0), getattr(request, "height", 0))
+            size = getattr(request, "output_size", None)  # Hires. fix: the final size
+            if size is None:
+                size = getattr(request, "width", 0), getattr(request, "height", 0)
+            target = QSize(*size)
             self.canvas.show_preview(qimage_from_array(image), target)
         self.progress.setValue(round(self.tracker.fraction * 100))
         self.progress_label.setText(self._job_label(job_id) + self._step_text(request, step,

@@ -21,13 +21,14 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.prompts import expand_prompt, load_expansions
-from studio.core.requests import SCHEDULER_NAMES, GenerateRequest
+from studio.core.requests import MAX_HIRES_SCALE, SCHEDULER_NAMES, GenerateRequest
 from studio.ui.lora_picker import LoraPicker
 from studio.ui.panel_layout import scrolled_column, set_text_lines
 from studio.ui.prompt_edit import PromptEdit
-from studio.ui.size_advice import SizeAdvice, SizeWarning, advise_size
+from studio.ui.size_advice import HIRES_FACTORS, SizeAdvice, SizeWarning, advise_size
 
 RANDOM_SEED = -1
+HIRES_CHOICES = (1.0, *HIRES_FACTORS)
 _MAX_SEED = 2**31 - 1
 
 
@@ -45,6 +46,9 @@ class PanelValues:
     scheduler: str
     batch_count: int
     upscale_by: int = 1
+    hires_scale: float = 1.0  # Hires. fix: 1 = off
+    hires_strength: float = 0.5
+    hires_steps: int = 0  # 0 = same as steps
 
 
 def _spin(low: int, high: int, value: int, step: int = 1) -> QSpinBox:
@@ -90,6 +94,7 @@ class PromptPanel(QWidget):
             self.upscale.addItem(label, factor)
         self.upscale.setToolTip("Cascade: also save each image upscaled by the built-in "
                                 "super-resolution model (the original is kept)")
+        self._make_hires_widgets()
         self.last_seed: int | None = None
         self.native_size: int | None = None
         self.cascade_suits_model = False
@@ -102,9 +107,9 @@ class PromptPanel(QWidget):
         for edit in (self.prompt, self.negative):
             edit.textChanged.connect(self.changed)
         for box in (self.steps, self.guidance, self.seed, self.width_box, self.height_box,
-                    self.batch):
+                    self.batch, self.hires_strength, self.hires_steps):
             box.valueChanged.connect(self.changed)
-        for combo in (self.scheduler, self.upscale):
+        for combo in (self.scheduler, self.upscale, self.hires):
             combo.currentIndexChanged.connect(self.changed)
         for box in (self.width_box, self.height_box):
             box.valueChanged.connect(self._update_size_warning)
@@ -124,11 +129,47 @@ class PromptPanel(QWidget):
         form.addRow("Size", self._size_row())
         form.addRow(self.size_warning)
         form.addRow("Batch count", self.batch)
+        form.addRow("Hires. fix", _row(self.hires, QLabel("Strength"), self.hires_strength,
+                                       QLabel("Steps"), self.hires_steps))
         form.addRow("Upscale", self.upscale)
         layout.addLayout(form)
         buttons = self._button_row()
         buttons.setContentsMargins(9, 0, 9, 0)
         outer.addLayout(buttons)
+
+    def _make_hires_widgets(self) -> None:
+        self.hires = QComboBox()
+        for factor in HIRES_CHOICES:
+            self.hires.addItem(f"{factor:g}×" if factor > 1 else "Off", factor)
+        self.hires.setToolTip("Hires. fix: generate at the size above, enlarge by this factor, "
+                              "then redraw the details at the larger size (a second, img2img "
+                              "pass with the same seed and prompt)")
+        self.hires_strength = QDoubleSpinBox()
+        self.hires_strength.setRange(0.05, 1.0)
+        self.hires_strength.setSingleStep(0.05)
+        self.hires_strength.setValue(0.5)
+        self.hires_strength.setToolTip("Denoising strength of the second pass: low keeps the "
+                                       "first image, high redraws more")
+        self.hires_steps = _spin(0, 150, 0)
+        self.hires_steps.setSpecialValueText("Same")
+        self.hires_steps.setToolTip("Steps of the second pass (× strength are run); "
+                                    "Same = the Steps above")
+        self.hires.currentIndexChanged.connect(self._enable_hires_options)
+        self._enable_hires_options()
+
+    def _enable_hires_options(self) -> None:
+        on = float(self.hires.currentData()) > 1
+        self.hires_strength.setEnabled(on)
+        self.hires_steps.setEnabled(on)
+
+    def _select_hires(self, scale: float) -> None:
+        """Choose `scale` in the Hires. fix combo, adding it when it is not one of the choices
+        (an A1111 image's own factor)."""
+        index = self.hires.findData(scale)
+        if index < 0 and 1 < scale <= MAX_HIRES_SCALE:
+            self.hires.addItem(f"{scale:g}×", scale)
+            index = self.hires.count() - 1
+        self.hires.setCurrentIndex(max(index, 0))
 
     def _seed_row(self) -> QWidget:
         self.random_button = QToolButton(text="Random")
@@ -187,11 +228,12 @@ class PromptPanel(QWidget):
             self.cascade_suits_model))
 
     def apply_size_advice(self, advice: SizeAdvice) -> None:
-        """Use the advised size (and the upscale cascade when it offers one)."""
+        """Use the advised size (and the upscale cascade or Hires. fix when it offers one)."""
         self.width_box.setValue(advice.width)
         self.height_box.setValue(advice.height)
-        if advice.upscale_by > 1:
+        if advice.upscale_by > 1 or advice.hires_scale > 1:  # one way to enlarge, not both
             self.upscale.setCurrentIndex(max(0, self.upscale.findData(advice.upscale_by)))
+            self._select_hires(advice.hires_scale)
 
     def apply_model_defaults(self, defaults: dict[str, object]) -> None:
         """Use a model's recommended steps, guidance and sampler (from its studio.json)."""
@@ -220,6 +262,9 @@ class PromptPanel(QWidget):
             seed=self.seed.value(), width=self.width_box.value(),
             height=self.height_box.value(), scheduler=self.scheduler.currentText(),
             batch_count=self.batch.value(), upscale_by=int(self.upscale.currentData()),
+            hires_scale=float(self.hires.currentData()),
+            hires_strength=round(self.hires_strength.value(), 2),
+            hires_steps=self.hires_steps.value(),
         )
 
     def apply_values(self, values: PanelValues) -> None:
@@ -236,6 +281,9 @@ class PromptPanel(QWidget):
         self.batch.setValue(values.batch_count)
         index = self.upscale.findData(values.upscale_by)
         self.upscale.setCurrentIndex(max(index, 0))
+        self._select_hires(values.hires_scale)
+        self.hires_strength.setValue(values.hires_strength)
+        self.hires_steps.setValue(values.hires_steps)
 
     def snapshot(self, model_path: str, model_name: str) -> GenerateRequest:
         """A frozen request from the current values; a random seed is drawn here."""
@@ -248,7 +296,8 @@ class PromptPanel(QWidget):
             model_path=model_path, model_name=model_name, prompt=prompt,
             negative_prompt=v.negative_prompt, steps=v.steps, guidance=v.guidance, seed=seed,
             width=v.width, height=v.height, scheduler=v.scheduler, batch_count=v.batch_count,
-            upscale_by=v.upscale_by,
+            upscale_by=v.upscale_by, hires_scale=v.hires_scale, hires_strength=v.hires_strength,
+            hires_steps=v.hires_steps,
         )
 
 

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 
 from studio.core.metadata import ImageParameters
 from studio.core.outputs import write_png_atomic
+from studio.core.requests import MAX_HIRES_SCALE
 from studio.ui.prompt_panel import PromptPanel
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
@@ -62,8 +63,21 @@ def apply_parameters(panel: PromptPanel, params: ImageParameters) -> list[str]:
     updates["upscale_by"] = params.upscale_by or 1  # an upscaled copy re-runs its cascade
     if params.upscale_by:
         applied.append(f"upscale {params.upscale_by}×")
+    updates.update(_hires_updates(params, values.hires_strength, applied))
     panel.apply_values(replace(values, **updates))  # type: ignore[arg-type]
     return applied
+
+
+def _hires_updates(params: ImageParameters, strength: float, applied: list[str]
+                   ) -> dict[str, object]:
+    """Hires. fix as the image had it (an image without it turns it off)."""
+    if not params.hires_scale or params.mode:
+        return {"hires_scale": 1.0}
+    scale = min(params.hires_scale, MAX_HIRES_SCALE)
+    applied.append(f"Hires. fix {scale:g}×")
+    return {"hires_scale": scale,
+            "hires_strength": params.strength if params.strength else strength,
+            "hires_steps": params.hires_steps or 0}
 
 
 def is_image_file(path: str) -> bool:

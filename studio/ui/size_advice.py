@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QVBoxLayout, QWidget
 
 TOO_LARGE, TOO_SMALL = 1.5, 0.5  # of the native side
 CASCADE_FACTORS = (2, 4)  # what the Upscale combo (built-in SR cascade) offers
+HIRES_FACTORS = (1.5, 2.0, 2.5, 3.0, 4.0)  # what the Hires. fix combo offers
 _MIN_SIDE, _STEP = 64, 8  # the size boxes' minimum and step
 
 
@@ -20,12 +21,15 @@ class SizeAdvice:
     width: int
     height: int
     upscale_by: int = 1  # > 1: generate at (width, height) and upscale by this
+    hires_scale: float = 1.0  # > 1: generate at (width, height) with Hires. fix by this
 
     @property
     def action(self) -> str:
         size = f"{self.width}×{self.height}"
         if self.upscale_by > 1:
             return f"Generate at {size} and upscale ×{self.upscale_by}"
+        if self.hires_scale > 1:
+            return f"Generate at {size} with Hires. fix ×{self.hires_scale:g}"
         return f"Use {size}"
 
 
@@ -43,7 +47,8 @@ def advise_size(width: int, height: int, native: int | None, cascade: bool) -> S
     """None when (width, height) suits a model trained at `native` px; else the advice.
 
     With `cascade` (the built-in SR upscaler suits the model) a size that is exactly 2× or 4×
-    the native one is offered as "generate at native size and upscale".
+    the native one is offered as "generate at native size and upscale"; any other size too
+    large is offered as "generate at native size with Hires. fix" by the closest factor.
     """
     if not native:
         return None
@@ -61,8 +66,10 @@ def advise_size(width: int, height: int, native: int | None, cascade: bool) -> S
     if cascade and factor in CASCADE_FACTORS and (small_w * factor, small_h * factor) == (
             width, height):
         return SizeAdvice(message, small_w, small_h, factor)
-    return SizeAdvice(message + " Generate at the model's size, then enlarge the image in the "
-                      "Upscale tab (a Hires. fix pass is not available yet).", small_w, small_h)
+    hires = min(HIRES_FACTORS, key=lambda f: abs(f - ratio))
+    return SizeAdvice(message + " Generate at the model's size and let Hires. fix enlarge it "
+                      "and redraw the details at the larger size.", small_w, small_h,
+                      hires_scale=hires)
 
 
 class SizeWarning(QFrame):
