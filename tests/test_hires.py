@@ -134,6 +134,8 @@ def test_hires_infotext_reads_back(tiny_model_dir) -> None:
     assert (params.hires_scale, params.strength, params.hires_steps) == (1.5, 0.4, 10)
     plain = parameters_from_infotext(infotext_for(_request(tiny_model_dir)))
     assert plain.hires_scale is None and plain.hires_steps is None
+    resized = parameters_from_infotext("x\nSteps: 20, Size: 512x384, Hires resize: 1024x768")
+    assert resized.hires_scale == 2.0  # A1111's "resize to" form: over the first pass's size
 
 
 def test_cli_hires_flags(tiny_model_dir, tmp_path) -> None:
