@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from studio.core.outpaint import Sides, check_outpaint
+from studio.core.outpaint_sides import Sides, check_outpaint
 
 SCHEDULER_NAMES: tuple[str, ...] = (
     "Euler a",
