@@ -1,4 +1,4 @@
-"""`studio train ...` subcommands: vae, diffusion, export, sr."""
+"""`studio train ...` subcommands: vae, diffusion, lora, export, sr."""
 
 from __future__ import annotations
 
@@ -72,6 +72,75 @@ def _run_sr(args: argparse.Namespace, config_cls: type) -> int:
     return 0
 
 
+def _positive(kind: type) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {kind.__name__} value: {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above 0: {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _folder(text: str) -> str:
+    if not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"not a folder: {text!r}")
+    return text
+
+
+def _lora_file(text: str) -> str:
+    if not text.lower().endswith(".safetensors"):
+        raise argparse.ArgumentTypeError(f"must be a .safetensors file: {text!r}")
+    return text
+
+
+def _lora_arguments(parser: argparse.ArgumentParser) -> None:
+    """`studio train lora` options (torch is imported only when the command runs)."""
+    add = parser.add_argument
+    add("--data", type=_folder, required=True, help="images, with optional .txt captions")
+    add("--out", type=_lora_file, required=True, help="NAME.safetensors: used as <lora:NAME:1>")
+    add("--model", type=_folder, default=None, help="diffusers folder (default: built-in)")
+    add("--steps", type=_positive(int), default=400)
+    add("--rank", type=_positive(int), default=4)
+    add("--lr", type=_positive(float), default=1e-3)
+    add("--size", type=_positive(int), default=None, help="default: the model's native size")
+    add("--batch-size", type=_positive(int), default=8)
+    add("--text-encoder", action="store_true", help="also put adapters on the text encoder")
+    add("--caption", default="", help="caption for images without a .txt file")
+    add("--snr-gamma", type=float, default=5.0, help="Min-SNR weighting (0: plain MSE)")
+    add("--seed", type=int, default=0)
+    add("--threads", type=int, default=1, help="CPU threads (0: torch's default)")
+    add("--save-every", type=_positive(int), default=100)
+    add("--work", default="", help="run folder for config.json and log.jsonl "
+                                   "(default: runs/lora/NAME)")
+    add("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.set_defaults(func=_run_lora)
+
+
+def _run_lora(args: argparse.Namespace) -> int:
+    import time
+
+    from studio.training.lora import LoraTrainConfig, train_lora
+
+    values = {k: v for k, v in vars(args).items() if k in LoraTrainConfig.__dataclass_fields__}
+    values = {k: v for k, v in values.items() if v is not None}
+    start = time.monotonic()
+    try:
+        path, losses = train_lora(LoraTrainConfig(**values))
+    except (ValueError, OSError, RuntimeError) as exc:
+        print(f"studio: error: {exc}", file=sys.stderr)
+        return 1
+    first, last = losses[:20], losses[-20:]
+    print(f"{path}: {len(losses)} steps in {time.monotonic() - start:.0f} s, loss "
+          f"{sum(first) / len(first):.4f} -> {sum(last) / len(last):.4f}; "
+          f"use <lora:{path.stem}:1> with the file in a LoRA folder")
+    return 0
+
+
 _MODELS: tuple[tuple[str, str, str, Callable[..., int], str], ...] = (
     ("vae", "studio.training.vae", "VAEConfig", _run_vae, "train the AutoencoderKL"),
     ("diffusion", "studio.training.trainer", "TrainConfig", _run_diffusion,
@@ -111,13 +180,15 @@ def _config_populator(module: str, cls_name: str, func: Callable[..., int]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``studio train {vae,diffusion,export,sr}`` (their options load on use)."""
+    """Add ``studio train {vae,diffusion,lora,export,sr}`` (options load on use)."""
     train = subparsers.add_parser("train", help="train models (VAE, text-to-image, SR)")
     sub = train.add_subparsers(dest="train_command", metavar="MODEL", required=True,
                                parser_class=_LazyParser)
     for name, module, cls_name, func, text in _MODELS:
         sub.add_parser(name, help=text, description=text,
                        populate=_config_populator(module, cls_name, func))
+    text = "train a LoRA on a folder of images (the 'images of a specific thing' case)"
+    sub.add_parser("lora", help=text, description=text, populate=_lora_arguments)
     export = sub.add_parser("export", help="export a diffusion run as a Stable Diffusion folder")
     export.add_argument("--run", default="runs/emoji-sd")
     export.add_argument("--out", default="resources/models/emoji-sd")

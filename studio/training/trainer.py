@@ -190,13 +190,20 @@ class Trainer:
             )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        params = [*self.unet.parameters(), *self.text_encoder.parameters()]
-        torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)
+        torch.nn.utils.clip_grad_norm_(self.trainable_parameters(), self.config.grad_clip)
         self.optimizer.step()
         self.step += 1
+        self.update_ema()
+        return loss.item()
+
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        """The parameters the optimizer updates (all of both models; a LoRA run: its adapters)."""
+        models = (self.unet, self.text_encoder)
+        return [p for model in models for p in model.parameters() if p.requires_grad]
+
+    def update_ema(self) -> None:
         self.ema_unet.update(self.unet, self.step)
         self.ema_text.update(self.text_encoder, self.step)
-        return loss.item()
 
     def state(self) -> dict:
         return {
