@@ -96,5 +96,7 @@ def test_brush_size_label_and_cursor_of_the_true_size(editing):  # noqa: F811
     pixels = _grab(canvas)
     r = round(canvas.brush.radius * canvas.zoom)
     ring = pixels[center.y(), center.x() + r - 2: center.x() + r + 3].astype(int)
-    assert (np.abs(ring - 128).max(axis=1) > 60).any()  # the circle is drawn at radius × zoom
+    # the circle is drawn at radius × zoom (antialiased: its darkest pixel varies with the
+    # sub-pixel position, 50-120 levels off the grey here)
+    assert (np.abs(ring - 128).max(axis=1) > 30).any()
     assert np.abs(pixels[center.y(), center.x() + r // 2].astype(int) - 128).max() < 10
