@@ -185,3 +185,27 @@ print("HEAVY", heavy)
                          timeout=120, env={**__import__("os").environ,
                                            "QT_QPA_PLATFORM": "offscreen"})
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr
+
+
+def test_a_job_failed_on_a_lora_offers_to_run_without_it(qtbot, fake_gui) -> None:
+    window, backend = fake_gui
+    window.panel.prompt.setPlainText("a cat <lora:missing:0.8>")
+    job = window.generate()
+    _settle(qtbot)
+    request = backend.submitted[-1][1]
+    backend.emit(JobStarted(job, request))
+    backend.emit(JobFailed(job, "LoRA 'missing' not found (looked in: /loras)"))
+    _settle(qtbot)
+    assert "not found" in window.notice.text
+    buttons = {b.text(): b for b in window.notice.action_buttons}
+    assert list(buttons) == ["Run without it"]
+    qtbot.mouseClick(buttons["Run without it"], Qt.MouseButton.LeftButton)
+    _settle(qtbot)
+    retry = backend.submitted[-1][1]
+    assert retry.skip_bad_loras and retry.prompt == request.prompt and not request.skip_bad_loras
+
+    other = window.generate()  # any other failure offers nothing
+    _settle(qtbot)
+    backend.emit(JobFailed(other, "Out of memory."))
+    _settle(qtbot)
+    assert window.notice.action_buttons == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -350,7 +351,17 @@ class MainWindow(QMainWindow):
         self._end_job(job_id)
         self.progress.setValue(0)
         self.progress_label.setText("Failed")
-        self.notice.show_message(message, "error")
+        self.notice.show_message(message, "error", self._failure_actions(job_id, message))
+
+    def _failure_actions(self, job_id: int, message: str) -> list:
+        """A job that failed on a LoRA can run again without the LoRAs that do not load."""
+        record = self.queue.get(job_id)
+        request = record.request if record else None
+        if (isinstance(request, GenerateRequest) and message.startswith("LoRA ")
+                and not request.skip_bad_loras):
+            retry = replace(request, skip_bad_loras=True)
+            return [("Run without it", lambda: self.submit_job(retry))]
+        return []
 
     def _on_cancelled(self, job_id: int) -> None:
         was_running = job_id == self.current_job
