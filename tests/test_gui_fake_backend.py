@@ -209,3 +209,12 @@ def test_a_job_failed_on_a_lora_offers_to_run_without_it(qtbot, fake_gui) -> Non
     backend.emit(JobFailed(other, "Out of memory."))
     _settle(qtbot)
     assert window.notice.action_buttons == []
+
+
+def test_queue_rows_show_the_words_the_user_typed(qtbot, fake_gui) -> None:
+    window, backend = fake_gui
+    window.queue_panel.set_expansions({"red apple": "red apple, food & drink, food fruit"})
+    window.panel.prompt.setPlainText("red apple, food & drink, food fruit, glossy")
+    window.generate()
+    _settle(qtbot)
+    assert window.queue_panel.list.item(0).text().startswith("… txt2img: red apple, glossy\n")

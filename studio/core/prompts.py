@@ -7,6 +7,7 @@ bare "red apple" is expanded to the full caption; any other prompt is left as ty
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from studio.core.models import model_json_section
@@ -58,3 +59,18 @@ def build_expansions(captions: list[str]) -> dict[str, str]:
         if name and name not in table:
             table[name] = caption.strip()
     return table
+
+
+def short_prompt(prompt: str, names: Mapping[str, str]) -> str:
+    """The user's own words: a model caption ("red apple, food & drink, food fruit") becomes
+    the name that expanded to it ("red apple"), keeping what was typed after it."""
+    text = " ".join(prompt.split())
+    if not text:
+        return "(no prompt)"
+    cut = len(text)
+    while cut > 0:
+        name = names.get(text[:cut])
+        if name is not None:
+            return name + text[cut:]
+        cut = text.rfind(", ", 0, cut)
+    return text

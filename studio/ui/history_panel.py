@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.history import History, HistoryEntry, mask_of
 from studio.core.infotext import parse_infotext
+from studio.core.prompts import short_prompt
 
 _ROLE_ID = Qt.ItemDataRole.UserRole
 _THUMB = 112
@@ -224,21 +225,6 @@ class HistoryPanel(QWidget):
         menu.exec(self.grid.viewport().mapToGlobal(pos))
 
 
-def short_prompt(prompt: str, names: Mapping[str, str]) -> str:
-    """The user's own words: a model caption ("red apple, food & drink, food fruit") becomes
-    the name that expanded to it ("red apple"), keeping what was typed after it."""
-    text = " ".join(prompt.split())
-    if not text:
-        return "(no prompt)"
-    cut = len(text)
-    while cut > 0:
-        name = names.get(text[:cut])
-        if name is not None:
-            return name + text[cut:]
-        cut = text.rfind(", ", 0, cut)
-    return text
-
-
 def _label(entry: HistoryEntry, names: Mapping[str, str]) -> str:
     """The short prompt, plus "×4" on an upscaled copy (it would look like its source)."""
     factor = parse_infotext(entry.infotext).get("Postprocess upscale by") if entry.infotext \
@@ -269,3 +255,6 @@ def _item(entry: HistoryEntry, names: Mapping[str, str]) -> QListWidgetItem:
     item.setToolTip(f"{entry.path.name}\n{entry.infotext or prompt}")
     item.setSizeHint(QSize(_THUMB + 10, _THUMB + 30))
     return item
+
+
+__all__ = ["HistoryPanel", "short_prompt"]

@@ -241,7 +241,9 @@ class MainWindow(QMainWindow):
             self.edit_panel.work_resolution.setValue(size)
         self.panel.set_model_size(size, cascade=entry.embedded)
         self.panel.apply_model_defaults(model_defaults(entry.path))
-        self.panel.prompt.set_names(list(load_expansions(entry.path)))
+        expansions = load_expansions(entry.path)
+        self.panel.prompt.set_names(list(expansions))
+        self.queue_panel.set_expansions(expansions)
         self.progress_label.setText(f"Model: {entry.name}")
 
     def add_model_folder(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QPixmap
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 from studio.core.backend import Backend, Request
 from studio.core.job_queue import JobQueue, JobRecord, JobState
 from studio.core.progress import format_duration
+from studio.core.prompts import short_prompt
 from studio.ui.qimages import qimage_from_pil
 
 _ROLE_JOB = Qt.ItemDataRole.UserRole
@@ -28,9 +29,10 @@ _STATE_MARK = {
 }
 
 
-def describe(record: JobRecord) -> str:
-    """Two lines: kind and prompt, then the state with progress or the failure reason."""
-    summary = record.summary
+def describe(record: JobRecord, names: Mapping[str, str] | None = None) -> str:
+    """Two lines: kind and prompt (the user's words: `names` maps the model's expanded
+    captions back to the names typed), then the state with progress or the failure reason."""
+    summary = short_prompt(record.summary, names or {})
     if len(summary) > 60:
         summary = summary[:57] + "…"
     state = record.state.value.capitalize()
@@ -73,6 +75,7 @@ class QueuePanel(QWidget):
         column.addWidget(self.clear_button)
         self._thumbs: dict[tuple[int, int], QIcon] = {}
         self._cancelling: set[int] = set()  # asked to cancel; the event may still be on its way
+        self.names: dict[str, str] = {}  # model caption -> the short name that expands to it
         self.cancel_button.clicked.connect(lambda: self._act(self.cancel_job))
         self.up_button.clicked.connect(lambda: self._act(lambda j: self.move_job(j, -1)))
         self.down_button.clicked.connect(lambda: self._act(lambda j: self.move_job(j, 1)))
@@ -122,13 +125,19 @@ class QueuePanel(QWidget):
         self._thumbs = {key: icon for key, icon in self._thumbs.items() if key[0] in live}
 
     # ----- view ---------------------------------------------------------------------------
+    def set_expansions(self, expansions: Mapping[str, str]) -> None:
+        """The current model's prompt expansions: rows show the short names users type."""
+        self.names = {" ".join(caption.split()): name for name, caption in
+                      reversed(list(expansions.items()))}
+        self.refresh()
+
     def refresh(self) -> None:
         """Rebuild the rows from the queue (it holds tens of jobs: cheap), keeping selection."""
         selected = self.selected_job()
         self.list.blockSignals(True)
         self.list.clear()
         for record in self.queue.records():
-            item = QListWidgetItem(self._icon(record), describe(record))
+            item = QListWidgetItem(self._icon(record), describe(record, self.names))
             item.setData(_ROLE_JOB, record.job_id)
             item.setToolTip(record.message or record.summary)
             self.list.addItem(item)
