@@ -94,14 +94,6 @@ class LocalBackend:
         self.hub = EventHub()
         self.worker = EngineWorker(_TypedEvents(self.hub), saver, context_factory)
 
-    @property
-    def saver(self) -> ResultSaver:
-        return self.worker.saver
-
-    @property
-    def context(self) -> object | None:
-        return self.worker.context
-
     def start(self) -> None:
         self.worker.start()
 
