@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from studio.commands.common import SEED_HELP
+from studio.commands.upscale import add_upscale_options
 from studio.core.requests import SCHEDULER_NAMES
 
 if TYPE_CHECKING:
@@ -55,16 +56,7 @@ def _upscale_parser(kinds: argparse._SubParsersAction) -> None:
     p = kinds.add_parser("upscale", help="upscale every image under IN_DIR")
     p.add_argument("in_dir", type=Path, metavar="IN_DIR")
     _common(p)
-    p.add_argument("--scale", type=int, choices=(2, 4), default=4)
-    p.add_argument("--model", "-m", default=None,
-                   help="sr (default), lanczos, or an upscaler folder/file (as `studio upscale`)")
-    p.add_argument("--tile", type=int, default=0, help="tile size in source px (0: automatic)")
-    p.add_argument("--overlap", type=int, default=-1, help="tile overlap (-1: automatic)")
-    p.add_argument("--steps", type=int, default=20, help="denoising steps (SD x4 only)")
-    p.add_argument("--noise-level", type=int, default=20, help="noise level (SD x4 only)")
-    p.add_argument("--guidance", type=float, default=7.0, help="CFG scale (SD x4 only)")
-    p.add_argument("--prompt", "-p", default="", help="prompt (SD x4 only)")
-    p.add_argument("--seed", type=int, default=0, help=f"{SEED_HELP} (SD x4 only)")
+    add_upscale_options(p)
     p.set_defaults(func=run_batch_command)
 
 

@@ -13,9 +13,8 @@ if TYPE_CHECKING:
     from studio.core.upscale import UpscaleRequest
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("upscale", help="upscale an image 2x or 4x (tiled, seamless)")
-    p.add_argument("--image", "-i", type=Path, required=True, help="input image (any format)")
+def add_upscale_options(p: argparse.ArgumentParser) -> None:
+    """The upscaler and its settings, shared by `studio upscale` and `studio batch upscale`."""
     p.add_argument("--scale", type=int, choices=(2, 4), default=4, help="upscale factor")
     p.add_argument("--model", "-m", default=None,
                    help="sr (the built-in SR model, default), lanczos, an SD x4 upscaler "
@@ -27,6 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--guidance", type=float, default=7.0, help="CFG scale (SD x4 only)")
     p.add_argument("--prompt", "-p", default="", help="prompt (SD x4 only)")
     p.add_argument("--seed", type=int, default=0, help=f"{SEED_HELP} (SD x4 only)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("upscale", help="upscale an image 2x or 4x (tiled, seamless)")
+    p.add_argument("--image", "-i", type=Path, required=True, help="input image (any format)")
+    add_upscale_options(p)
     add_output_args(p, "output PNG")
     p.set_defaults(func=run_upscale_command)
 
