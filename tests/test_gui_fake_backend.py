@@ -218,3 +218,14 @@ def test_queue_rows_show_the_words_the_user_typed(qtbot, fake_gui) -> None:
     window.generate()
     _settle(qtbot)
     assert window.queue_panel.list.item(0).text().startswith("… txt2img: red apple, glossy\n")
+
+
+def test_status_bar_follows_the_engines_progress_events(qtbot, fake_gui) -> None:
+    window, backend = fake_gui
+    job = window.generate()
+    _settle(qtbot)
+    backend.emit(JobStarted(job, backend.submitted[-1][1]))
+    backend.emit(JobProgress(job, 2, 4, 65.0, image=1, images=3))  # no preview needed
+    _settle(qtbot)
+    assert window.progress_label.text() == "Image 2/3 · Step 2/4 · ETA 1m 05s"
+    assert window.progress.value() == 50  # (1 + 2/4) / 3 images

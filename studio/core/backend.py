@@ -52,6 +52,8 @@ class JobProgress(JobEvent):
     step: int
     total: int
     eta_s: float | None = None  # seconds left for the whole job, once measurable
+    image: int = 0  # which image of a batch the step belongs to (0-based)
+    images: int = 1
 
 
 @dataclass(frozen=True)

@@ -37,9 +37,7 @@ class ProgressTracker:
 
     @property
     def fraction(self) -> float:
-        if not self.total:
-            return 0.0
-        return (self.image_index + self.step / self.total) / self.images
+        return progress_fraction(self.step, self.total, self.image_index, self.images)
 
     def eta_seconds(self) -> float | None:
         """Seconds left, or None until two steps have been timed."""
@@ -50,13 +48,26 @@ class ProgressTracker:
         return per_step * steps_left
 
     def describe(self) -> str:
-        text = f"Step {self.step}/{self.total}"
-        if self.images > 1:
-            text = f"Image {self.image_index + 1}/{self.images} · " + text
-        eta = self.eta_seconds()
-        if eta is not None:
-            text += f" · ETA {format_duration(eta)}"
-        return text
+        return describe_steps(self.step, self.total, self.image_index, self.images,
+                                 self.eta_seconds())
+
+
+def progress_fraction(step: int, total: int, image: int = 0, images: int = 1) -> float:
+    """How much of a job of `images` images is done, 0..1."""
+    if not total:
+        return 0.0
+    return (image + step / total) / max(1, images)
+
+
+def describe_steps(step: int, total: int, image: int = 0, images: int = 1,
+                      eta: float | None = None) -> str:
+    """'Image 2/3 · Step 5/25 · ETA 4s' (the image part only for batches)."""
+    text = f"Step {step}/{total}"
+    if images > 1:
+        text = f"Image {image + 1}/{images} · " + text
+    if eta is not None:
+        text += f" · ETA {format_duration(eta)}"
+    return text
 
 
 def format_duration(seconds: float) -> str:

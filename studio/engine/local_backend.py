@@ -45,11 +45,12 @@ class _TypedEvents:
     def job_progress(self, job_id: int, step: int, total: int) -> None:
         with self._lock:
             tracker = self._trackers.get(job_id)
-        eta = None
-        if tracker is not None:
-            tracker.update(step, total)
-            eta = tracker.eta_seconds()
-        self.hub.publish(JobProgress(job_id, step, total, eta))
+        if tracker is None:
+            self.hub.publish(JobProgress(job_id, step, total))
+            return
+        tracker.update(step, total)
+        self.hub.publish(JobProgress(job_id, step, total, tracker.eta_seconds(),
+                                     tracker.image_index, tracker.images))
 
     def job_preview(self, job_id: int, step: int, total: int, image: object) -> None:
         self.job_progress(job_id, step, total)

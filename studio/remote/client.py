@@ -233,7 +233,8 @@ class RemoteBackend:
             self.hub.publish(JobStarted(job, running.request))
         elif kind == "progress":
             self.hub.publish(JobProgress(job, int(data["step"]), int(data["total"]),
-                                         data.get("eta_s")))
+                                         data.get("eta_s"), int(data.get("image", 0)),
+                                         int(data.get("images", 1))))
         elif kind == "preview":
             self.hub.publish(JobPreview(job, int(data["step"]), int(data["total"]),
                                         protocol.decode_preview(data)))

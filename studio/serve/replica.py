@@ -98,7 +98,7 @@ class EngineReplica:
                 return {"event": "started"}
             case JobProgress():
                 return {"event": "progress", "step": event.step, "total": event.total,
-                        "eta_s": event.eta_s}
+                        "eta_s": event.eta_s, "image": event.image, "images": event.images}
             case JobPreview():
                 return {"event": "preview", "step": event.step, "total": event.total,
                         **_preview_fields(event.image)}

@@ -33,7 +33,7 @@ class EngineSignals(QObject):
     queued = Signal(int, object)  # job id, request
     moved = Signal(int, int)  # job id, new position among the queued jobs
     started = Signal(int, object)  # job id, request
-    progress = Signal(int, int, int, object)  # job id, step, total, ETA seconds or None
+    progress = Signal(object)  # JobProgress: step, total, ETA, image of the batch
     preview = Signal(int, int, int, object)  # job id, step, total, HxWx3 uint8 ndarray
     result = Signal(object)  # ImageResult (already saved)
     finished = Signal(int, object)  # job id, list[ImageResult]
@@ -71,7 +71,7 @@ class EngineSignals(QObject):
             case JobStarted():
                 self.started.emit(event.job_id, event.request)
             case JobProgress():
-                self.progress.emit(event.job_id, event.step, event.total, event.eta_s)
+                self.progress.emit(event)
             case JobPreview():
                 self.preview.emit(event.job_id, event.step, event.total, event.image)
             case JobResult():

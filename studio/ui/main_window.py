@@ -28,11 +28,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.backend import Backend, Request
+from studio.core.backend import Backend, JobProgress, Request
 from studio.core.job_queue import JobQueue, QueueStore
 from studio.core.models import ModelEntry, ModelRegistry, model_defaults, native_resolution
 from studio.core.previews import RegionPreview
-from studio.core.progress import ProgressTracker, format_duration
+from studio.core.progress import describe_steps, format_duration, progress_fraction
 from studio.core.prompts import load_expansions
 from studio.core.records import ImageResult
 from studio.core.requests import GenerateRequest
@@ -78,7 +78,6 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.outputs_root = outputs_root
         self.current_job: int | None = None
-        self.tracker = ProgressTracker()
         self.confirm_close = True
         self._job_started_at = 0.0
         self._generate_hint = GENERATE_HINT
@@ -199,6 +198,7 @@ class MainWindow(QMainWindow):
 
     def _connect_engine(self) -> None:
         self.signals.started.connect(self._on_started)
+        self.signals.progress.connect(self._on_progress)
         self.signals.preview.connect(self._on_preview)
         self.signals.result.connect(self._on_result)
         self.signals.finished.connect(self._on_finished)
@@ -298,7 +298,6 @@ class MainWindow(QMainWindow):
     def _on_started(self, job_id: int, request: Request) -> None:
         self.current_job = job_id
         self._job_started_at = time.monotonic()
-        self.tracker.reset(getattr(request, "batch_count", 1))
         self.progress.setValue(0)
         self.progress_label.setText(self._job_label(job_id) + "Loading model…")
 
@@ -307,7 +306,6 @@ class MainWindow(QMainWindow):
         if record is None or job_id != self.current_job:
             return
         request = record.request
-        self.tracker.update(step, total)
         if isinstance(image, RegionPreview):
             left, top, right, bottom = image.box
             self.canvas.show_region_preview(qimage_from_rgba(image.rgba),
@@ -318,24 +316,30 @@ class MainWindow(QMainWindow):
                 size = getattr(request, "width", 0), getattr(request, "height", 0)
             target = QSize(*size)
             self.canvas.show_preview(qimage_from_array(image), target)
-        self.progress.setValue(round(self.tracker.fraction * 100))
-        self.progress_label.setText(self._job_label(job_id) + self._step_text(request, step,
-                                                                              total))
 
-    def _step_text(self, request: Request, step: int, total: int) -> str:
+    def _on_progress(self, event: JobProgress) -> None:
+        """The status bar follows the engine's own step count and ETA for the running job."""
+        record = self.queue.get(event.job_id)
+        if record is None or event.job_id != self.current_job:
+            return
+        fraction = progress_fraction(event.step, event.total, event.image, event.images)
+        self.progress.setValue(round(fraction * 100))
+        self.progress_label.setText(self._job_label(event.job_id)
+                                    + self._step_text(record.request, event))
+
+    def _step_text(self, request: Request, event: JobProgress) -> str:
         if isinstance(request, UpscaleRequest):
             from studio.ui.upscale_panel import describe_progress
 
-            return f"Upscale · {describe_progress(request, step)}"
-        final = step >= total and isinstance(request, GenerateRequest)
-        return self.tracker.describe() + (" · decoding…" if final else "")
+            return f"Upscale · {describe_progress(request, event.step)}"
+        text = describe_steps(event.step, event.total, event.image, event.images, event.eta_s)
+        final = event.step >= event.total and isinstance(request, GenerateRequest)
+        return text + (" · decoding…" if final else "")
 
     def _on_result(self, result: ImageResult) -> None:
         image = qimage_from_pil(result.image)
         self.canvas.set_image(image, infotext=result.infotext)
         self.gallery.add_result(result, image, result.infotext)
-        if result.upscaled_by == 1:  # the cascade's upscaled copy is not a new image
-            self.tracker.next_image()
         if result.save_error:
             self.notice.show_message(result.save_error, "error")
 
