@@ -425,7 +425,7 @@ class MainWindow(QMainWindow):
         for name, panel in self._persisted_panels().items():
             write_widgets(panel.persisted_widgets(), self.settings.section(name))
         geometry = self.settings.geometry()
-        if geometry is not None:
+        if geometry is not None and self.isWindow():  # a WindowFrame restores its own
             self.restoreGeometry(geometry)
 
     def _persisted_panels(self) -> dict[str, EditPanel | UpscalePanel]:
@@ -437,7 +437,7 @@ class MainWindow(QMainWindow):
         self.settings.set_panel_values(self.panel.values())
         for name, panel in self._persisted_panels().items():
             self.settings.set_section(name, read_widgets(panel.persisted_widgets()))
-        self.settings.set_geometry(self.saveGeometry())
+        self.settings.set_geometry(self.window().saveGeometry())
         self.settings.set_last_model(self.model_picker.currentText())
         self.settings.set_model_dirs(self.registry.extra_dirs)
         self.settings.sync()

@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 
 from studio.ui.prompt_panel import PanelValues
+from studio.ui.window_frame import GEOMETRY_KEY, saved_geometry
 
 
 class StudioSettings:
@@ -63,11 +64,10 @@ class StudioSettings:
         self.qsettings.setValue("outputs/root", str(root))
 
     def geometry(self) -> QByteArray | None:
-        value = self.qsettings.value("window/geometry")
-        return value if isinstance(value, QByteArray) else None
+        return saved_geometry(self.qsettings)
 
     def set_geometry(self, geometry: QByteArray) -> None:
-        self.qsettings.setValue("window/geometry", geometry)
+        self.qsettings.setValue(GEOMETRY_KEY, geometry)
 
     def reset(self) -> None:
         self.qsettings.clear()
