@@ -26,10 +26,14 @@ class FakeGateway:
         self.jobs: list[dict[str, Any]] = []
         self.cancelled: set[str] = set()
         self.die_after: int | None = None  # close the stream after this many steps
+        self.fail_with: dict[str, Any] | None = None  # end with this "failed" event instead
 
     async def stream(self, job: str, model: str, request: dict[str, Any]):
         self.jobs.append(request)
         yield {"event": "started"}
+        if self.fail_with is not None:
+            yield {"event": "failed", **self.fail_with}
+            return
         for step in range(1, self.steps + 1):
             await asyncio.sleep(self.delay)
             if job in self.cancelled:

@@ -14,6 +14,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 
 from studio.core.backend import (
+    CAUSE_LORA,
     JobFailed,
     JobFinished,
     JobPreview,
@@ -194,7 +195,7 @@ def test_a_job_failed_on_a_lora_offers_to_run_without_it(qtbot, fake_gui) -> Non
     _settle(qtbot)
     request = backend.submitted[-1][1]
     backend.emit(JobStarted(job, request))
-    backend.emit(JobFailed(job, "LoRA 'missing' not found (looked in: /loras)"))
+    backend.emit(JobFailed(job, "LoRA 'missing' not found (looked in: /loras)", CAUSE_LORA))
     _settle(qtbot)
     assert "not found" in window.notice.text
     buttons = {b.text(): b for b in window.notice.action_buttons}
@@ -204,9 +205,9 @@ def test_a_job_failed_on_a_lora_offers_to_run_without_it(qtbot, fake_gui) -> Non
     retry = backend.submitted[-1][1]
     assert retry.skip_bad_loras and retry.prompt == request.prompt and not request.skip_bad_loras
 
-    other = window.generate()  # any other failure offers nothing
+    other = window.generate()  # any other failure offers nothing, whatever its words
     _settle(qtbot)
-    backend.emit(JobFailed(other, "Out of memory."))
+    backend.emit(JobFailed(other, "LoRA tags need a name: <lora::1>"))
     _settle(qtbot)
     assert window.notice.action_buttons == []
 

@@ -9,12 +9,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from studio.core.backend import CAUSE_LORA, JobFailed, JobFinished
 from studio.core.infotext import parse_infotext
-from studio.core.lora import lora_short_hash
-from studio.core.outputs import read_parameters
+from studio.core.lora import LoraSkippable, lora_short_hash
+from studio.core.outputs import OutputFolder, read_parameters
+from studio.core.records import ResultSaver
 from studio.core.requests import GenerateRequest, JobKind
+from studio.engine.context import EngineContext
 from studio.engine.control import JobControl
 from studio.engine.device import plan_device
+from studio.engine.local_backend import LocalBackend, run_to_end
 from studio.engine.pipelines import PipelineCache
 from studio.engine.runner import GenerationRunner
 from tests.lora_helpers import build_diffusers_lora, build_kohya_lora
@@ -81,7 +85,7 @@ def test_the_tag_is_not_sent_to_the_text_encoder(tiny_model_dir):
 def test_a_bad_lora_fails_the_job_with_one_line_unless_skipped(runner, tiny_model_dir, name,
                                                               reason):
     fresh = _pixels(runner, tiny_model_dir, "a cat")
-    with pytest.raises(ValueError, match=reason) as failure:
+    with pytest.raises(LoraSkippable, match=reason) as failure:
         _pixels(runner, tiny_model_dir, f"a cat <lora:{name}:1>")
     assert "\n" not in str(failure.value) and repr(name) in str(failure.value)
     notes: list[str] = []
@@ -112,3 +116,29 @@ def test_cli_generate_with_a_lora_tag(tiny_model_dir, lora_dir, tmp_path, monkey
     assert main([*common, "--prompt", "a cat <lora:wide:1>", "--skip-bad-loras",
                  "--output", str(tmp_path / "skipped.png")]) == 0
     assert np.array_equal(np.asarray(Image.open(tmp_path / "skipped.png")), plain)
+
+
+def test_the_backend_says_when_a_job_failed_on_a_lora(lora_dir, tiny_model_dir, tmp_path,
+                                                      monkeypatch):
+    """The GUI's 'Run without it' follows JobFailed.cause, not the message's words."""
+    monkeypatch.setenv("STUDIO_LORAS", str(lora_dir))
+    backend = LocalBackend(ResultSaver(OutputFolder(tmp_path)),
+                           lambda: EngineContext.create(plan_device("cpu"), max_preview_fps=0))
+    backend.start()
+
+    def final(prompt: str, **extra):  # noqa: ANN202
+        request = GenerateRequest(model_path=str(tiny_model_dir), prompt=prompt, steps=2,
+                                  width=64, height=64, seed=7, **extra)
+        return run_to_end(backend, request, lambda event: None)
+
+    try:
+        missing = final("a cat <lora:absent:1>")
+        malformed = final("a cat <lora:tiny:abc>")  # a typo the engine cannot skip
+        skipped = final("a cat <lora:absent:1>", skip_bad_loras=True)
+    finally:
+        assert backend.shutdown(timeout=30)
+    assert isinstance(missing, JobFailed) and missing.cause == CAUSE_LORA
+    assert "'absent'" in missing.message
+    assert isinstance(malformed, JobFailed) and malformed.cause == ""
+    assert "not a number" in malformed.message
+    assert isinstance(skipped, JobFinished) and len(skipped.results) == 1

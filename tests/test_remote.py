@@ -177,6 +177,21 @@ def test_a_dropped_stream_fails_the_job_and_the_next_one_runs(served) -> None:
     assert done.wait(10) and isinstance(events[-1], JobFinished)
 
 
+@pytest.mark.parametrize(("sent", "cause"), [
+    ("lora", "lora"), ("out_of_memory", "out_of_memory"), ("", ""),
+    ("rm -rf /", ""), (["lora"], ""), (None, ""),
+])
+def test_a_remote_failure_keeps_a_known_cause_only(served, sent, cause) -> None:
+    backend, gateway, _ = served
+    gateway.fail_with = {"message": "LoRA 'x' not found", "cause": sent}
+    events, done = collect(backend)
+    backend.submit(GenerateRequest(model_path="tiny", model_name="tiny", prompt="<lora:x>"))
+    assert done.wait(10)
+    failed = events[-1]
+    assert isinstance(failed, JobFailed) and failed.cause == cause
+    assert failed.message == "LoRA 'x' not found"
+
+
 def test_a_dead_server_or_a_wrong_token_is_a_clear_failure(served, tmp_path) -> None:
     _, _, server = served
     saver = IndexingSaver(OutputFolder(tmp_path / "out2"))

@@ -84,9 +84,16 @@ class JobFinished(JobEvent):
     results: tuple = field(default=(), repr=False)
 
 
+# Why a job failed, where the GUI can offer a way out (the message says it in words).
+CAUSE_LORA = "lora"  # a LoRA that is missing, unreadable or does not fit the model
+CAUSE_OUT_OF_MEMORY = "out_of_memory"
+FAILURE_CAUSES = frozenset({CAUSE_LORA, CAUSE_OUT_OF_MEMORY})
+
+
 @dataclass(frozen=True)
 class JobFailed(JobEvent):
     message: str
+    cause: str = ""  # one of FAILURE_CAUSES, or "" for any other failure
 
 
 @dataclass(frozen=True)

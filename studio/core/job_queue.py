@@ -58,6 +58,7 @@ class JobRecord:
     total: int = 0
     eta_s: float | None = None
     message: str = ""
+    cause: str = ""  # why it failed (JobFailed.cause)
     result: object | None = None
     results: int = 0
 
@@ -151,7 +152,7 @@ class JobQueue:
 
 def _updated(record: JobRecord, event: JobEvent) -> JobRecord:
     if isinstance(event, JobStarted):
-        return replace(record, state=JobState.RUNNING, step=0, total=0, message="")
+        return replace(record, state=JobState.RUNNING, step=0, total=0, message="", cause="")
     if isinstance(event, JobProgress):
         return replace(record, step=event.step, total=event.total, eta_s=event.eta_s)
     if isinstance(event, JobResult):
@@ -159,7 +160,8 @@ def _updated(record: JobRecord, event: JobEvent) -> JobRecord:
     if isinstance(event, JobFinished):
         return replace(record, state=JobState.DONE, eta_s=None)
     if isinstance(event, JobFailed):
-        return replace(record, state=JobState.FAILED, message=event.message, eta_s=None)
+        return replace(record, state=JobState.FAILED, message=event.message,
+                       cause=event.cause, eta_s=None)
     if isinstance(event, JobCancelled):
         return replace(record, state=JobState.CANCELLED, eta_s=None)
     return record

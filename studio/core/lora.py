@@ -42,6 +42,10 @@ class LoraError(ValueError):
     """A LoRA that cannot be used; the message is one line naming the LoRA."""
 
 
+class LoraSkippable(LoraError):
+    """A LoRA the job could run without (missing, unreadable, not fitting the model)."""
+
+
 @dataclass(frozen=True)
 class LoraTag:
     """One `<lora:…>` tag: the name typed and the text-encoder / UNet weights."""

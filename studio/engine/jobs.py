@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import torch
 
+from studio.core.backend import CAUSE_LORA, CAUSE_OUT_OF_MEMORY
+from studio.core.lora import LoraSkippable
 from studio.core.records import ImageResult, ResultSaver
 from studio.core.requests import GenerateRequest, JobKind
 from studio.engine.batch import run_batch
@@ -33,11 +35,14 @@ def run_job(job_id: int, request: object, ctx, control: JobControl, events,  # n
     except JobCancelled:
         events.job_cancelled(job_id)
         return
+    except LoraSkippable as exc:
+        events.job_failed(job_id, str(exc), CAUSE_LORA)
+        return
     except (ValueError, ModelLoadError, FileNotFoundError) as exc:
         events.job_failed(job_id, str(exc))
         return
     except torch.OutOfMemoryError:
-        events.job_failed(job_id, _OOM_MESSAGE)
+        events.job_failed(job_id, _OOM_MESSAGE, CAUSE_OUT_OF_MEMORY)
         return
     except Exception as exc:  # errors are data: report and keep serving
         log.exception("job %s failed", job_id)

@@ -71,9 +71,9 @@ class _TypedEvents:
         self._end(job_id)
         self.hub.publish(JobFinished(job_id, tuple(results or ())))  # type: ignore[arg-type]
 
-    def job_failed(self, job_id: int, message: str) -> None:
+    def job_failed(self, job_id: int, message: str, cause: str = "") -> None:
         self._end(job_id)
-        self.hub.publish(JobFailed(job_id, message))
+        self.hub.publish(JobFailed(job_id, message, cause))
 
     def job_cancelled(self, job_id: int) -> None:
         self._end(job_id)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from studio.core.lora import (
     LoraError,
+    LoraSkippable,
     LoraTag,
     check_lora_file,
     find_lora,
@@ -160,7 +161,7 @@ def _forget(pipe, adapter: str, keep: bool) -> None:  # noqa: ANN001
 
 def _refuse(exc: Exception, skip_bad: bool, on_status: StatusCallback | None) -> None:
     if not skip_bad:
-        raise exc if isinstance(exc, LoraError) else LoraError(_line(exc))
+        raise LoraSkippable(str(exc) if isinstance(exc, LoraError) else _line(exc)) from None
     log.warning("skipping LoRA: %s", exc)
     if on_status is not None:
         on_status(f"Skipped: {_line(exc)}")

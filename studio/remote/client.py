@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.backend import (
+    FAILURE_CAUSES,
     EngineStatus,
     EventHub,
     JobCancelled,
@@ -245,7 +246,10 @@ class RemoteBackend:
         elif kind == "finished":
             return JobFinished(job, tuple(running.results))
         elif kind == "failed":
-            return JobFailed(job, str(data.get("message", "the remote job failed")))
+            cause = data.get("cause", "")
+            return JobFailed(job, str(data.get("message", "the remote job failed")),
+                             cause if isinstance(cause, str) and cause in FAILURE_CAUSES
+                             else "")
         elif kind == "cancelled":
             return JobCancelled(job)
         return None

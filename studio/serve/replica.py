@@ -109,7 +109,7 @@ class EngineReplica:
             case JobFinished():
                 return {"event": "finished"}
             case JobFailed():
-                return {"event": "failed", "message": event.message}
+                return {"event": "failed", "message": event.message, "cause": event.cause}
             case JobCancelled():
                 return {"event": "cancelled"}
             case EngineStatus():

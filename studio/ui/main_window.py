@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.backend import Backend, JobProgress, Request
+from studio.core.backend import CAUSE_LORA, Backend, JobProgress, Request
 from studio.core.job_queue import JobQueue, QueueStore
 from studio.core.models import ModelEntry, ModelRegistry, model_defaults, native_resolution
 from studio.core.previews import RegionPreview
@@ -357,13 +357,14 @@ class MainWindow(QMainWindow):
         self._end_job(job_id)
         self.progress.setValue(0)
         self.progress_label.setText("Failed")
-        self.notice.show_message(message, "error", self._failure_actions(job_id, message))
+        self.notice.show_message(message, "error", self._failure_actions(job_id))
 
-    def _failure_actions(self, job_id: int, message: str) -> list:
+    def _failure_actions(self, job_id: int) -> list:
         """A job that failed on a LoRA can run again without the LoRAs that do not load."""
         record = self.queue.get(job_id)
         request = record.request if record else None
-        if (isinstance(request, GenerateRequest) and message.startswith("LoRA ")
+        if (record is not None and isinstance(request, GenerateRequest)
+                and record.cause == CAUSE_LORA
                 and not request.skip_bad_loras):
             retry = replace(request, skip_bad_loras=True)
             return [("Run without it", lambda: self.submit_job(retry))]
