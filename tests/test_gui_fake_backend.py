@@ -83,7 +83,10 @@ def test_submit_previews_result_failure_retry_and_cancel(qtbot, fake_gui) -> Non
     _settle(qtbot)
     assert window.canvas.is_preview and _pixel(window) == (255, 0, 0)
     assert "Step 1/4" in window.progress_label.text()
-    assert "Running · 1/4 · ETA 3s" in window.queue_panel.list.item(0).text()
+    assert "Running · Step 1/4 · ETA 3s" in window.queue_panel.list.item(0).text()
+    backend.emit(JobProgress(job, 2, 4, 2.0, image=1, images=3))  # a batch: which image
+    _settle(qtbot)
+    assert "Running · Image 2/3 · Step 2/4 · ETA 2s" in window.queue_panel.list.item(0).text()
 
     green = Image.new("RGB", (64, 64), (0, 200, 0))
     backend.emit(JobResult(job, ImageResult(job, 0, green, request, "a red cube", None)))

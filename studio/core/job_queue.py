@@ -57,6 +57,8 @@ class JobRecord:
     step: int = 0
     total: int = 0
     eta_s: float | None = None
+    image: int = 0  # which image of a batch the steps are for (0-based), of `images`
+    images: int = 1
     message: str = ""
     cause: str = ""  # why it failed (JobFailed.cause)
     result: object | None = None
@@ -154,7 +156,8 @@ def _updated(record: JobRecord, event: JobEvent) -> JobRecord:
     if isinstance(event, JobStarted):
         return replace(record, state=JobState.RUNNING, step=0, total=0, message="", cause="")
     if isinstance(event, JobProgress):
-        return replace(record, step=event.step, total=event.total, eta_s=event.eta_s)
+        return replace(record, step=event.step, total=event.total, eta_s=event.eta_s,
+                       image=event.image, images=event.images)
     if isinstance(event, JobResult):
         return replace(record, result=event.result, results=record.results + 1)
     if isinstance(event, JobFinished):

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.backend import Backend, Request
 from studio.core.job_queue import JobQueue, JobRecord, JobState
-from studio.core.progress import format_duration
+from studio.core.progress import describe_steps
 from studio.core.prompts import short_prompt
 from studio.ui.qimages import qimage_from_pil
 
@@ -37,9 +37,8 @@ def describe(record: JobRecord, names: Mapping[str, str] | None = None) -> str:
         summary = summary[:57] + "…"
     state = record.state.value.capitalize()
     if record.state is JobState.RUNNING and record.total:
-        state += f" · {record.step}/{record.total}"
-        if record.eta_s is not None:
-            state += f" · ETA {format_duration(record.eta_s)}"
+        state += " · " + describe_steps(record.step, record.total, record.image,
+                                        record.images, record.eta_s)
     elif record.state is JobState.FAILED and record.message:
         state += f": {record.message[:80]}"
     elif record.state is JobState.DONE and record.results:
