@@ -60,3 +60,28 @@ def test_extend_with_no_side_explains(studio_window):  # noqa: F811
     QTest.mouseClick(window.edit_panel.outpaint.extend_button, Qt.MouseButton.LeftButton)
     assert submitted == []
     assert "at least one side" in window.notice.label.text()
+
+
+def test_the_model_fill_asks_for_a_file_and_sends_it(studio_window):  # noqa: F811
+    from studio.ui.widget_state import read_widgets
+
+    window = studio_window
+    window.edit.set_source(Image.new("RGB", (64, 64), "red"), "red")
+    box = window.edit_panel.outpaint
+    assert not box.fill_model.isVisibleTo(box)  # only the model fill needs a file
+    box.fill.setCurrentIndex(box.fill.findData("model"))
+    assert box.fill_model.isVisibleTo(box) and box.browse_button.isVisibleTo(box)
+    box.side_boxes["right"].setValue(32)
+    submitted = []
+    window.edit.runner.submit = submitted.append
+    QTest.mouseClick(box.extend_button, Qt.MouseButton.LeftButton)
+    assert submitted[-1].outpaint_fill == "model" and submitted[-1].outpaint_fill_model == ""
+    box.fill_model.setText("/models/big-lama.safetensors")
+    QTest.mouseClick(box.extend_button, Qt.MouseButton.LeftButton)
+    assert submitted[-1].outpaint_fill_model == "/models/big-lama.safetensors"
+    saved = read_widgets(window.edit_panel.persisted_widgets())
+    assert saved["outpaint_fill"] == "Model"
+    assert saved["outpaint_fill_model"] == "/models/big-lama.safetensors"
+    box.fill.setCurrentIndex(box.fill.findData("edge"))
+    QTest.mouseClick(box.extend_button, Qt.MouseButton.LeftButton)
+    assert submitted[-1].outpaint_fill_model == ""  # other fills send no file

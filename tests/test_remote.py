@@ -72,6 +72,8 @@ def test_models_by_name_and_paths_are_the_servers(api) -> None:
     assert bad.status_code == 400 and "unknown model 'passwd'" in bad.json()["detail"]
     bad = client.post("/jobs", json=_job(upscale_by=2, upscaler="/tmp/evil.pth"), headers=AUTH)
     assert bad.status_code == 400
+    bad = client.post("/jobs", json=_job(outpaint_fill_model="/tmp/evil.pth"), headers=AUTH)
+    assert bad.status_code == 400 and "local engine only" in bad.json()["detail"]
     assert len(gateway.jobs) == 1
 
 

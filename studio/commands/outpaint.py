@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from studio.commands.edit import _common
@@ -11,7 +12,7 @@ if TYPE_CHECKING:
     from studio.commands.destinations import OutputPlan
     from studio.core.requests import GenerateRequest
 
-FILLS = ("edge", "mirror", "noise")
+FILLS = ("edge", "mirror", "noise", "model")  # core.outpaint_sides.FILL_MODES (kept light)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,8 +21,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for side in ("left", "right", "top", "bottom"):
         p.add_argument(f"--{side}", type=int, default=0, metavar="PX",
                        help=f"pixels to add on the {side} (0–2048)")
-    p.add_argument("--fill", choices=FILLS, default="edge",
-                   help="pre-fill of the new area before generating (default: edge)")
+    p.add_argument("--fill", choices=FILLS, default=None,
+                   help="pre-fill of the new area before generating (default: edge; model "
+                        "with --fill-model)")
+    p.add_argument("--fill-model", type=Path, default=None, metavar="FILE",
+                   help="an inpainting model file (LaMa, MAT; needs the optional spandrel "
+                        "package) that paints the new area first")
     p.add_argument("--mask-blur", type=float, default=4.0, help="feather radius in px")
     p.add_argument("--padding", type=int, default=64,
                    help="context of the old image around the new area")
@@ -53,7 +58,12 @@ def _prepare(args: argparse.Namespace) -> tuple[GenerateRequest, OutputPlan]:
 
     check_name(args.output)
     sides = Sides(args.left, args.right, args.top, args.bottom)
-    check_outpaint(sides, args.fill)
+    fill = args.fill or ("model" if args.fill_model else "edge")
+    check_outpaint(sides, fill)
+    if (fill == "model") != (args.fill_model is not None):
+        raise ValueError("--fill model and --fill-model FILE go together")
+    fill_model = (str(input_file(args.fill_model, "--fill-model").resolve())
+                  if args.fill_model else "")
     source = input_file(args.image, "image")
     args.batch = 1
     args.width, args.height = _image_size(args.image)
@@ -65,7 +75,7 @@ def _prepare(args: argparse.Namespace) -> tuple[GenerateRequest, OutputPlan]:
         work_resolution=work if work is not None else native_resolution(entry.path) or 512,
         mask_blur=args.mask_blur, only_masked=True, mask_padding=args.padding,
         outpaint_left=sides.left, outpaint_right=sides.right, outpaint_top=sides.top,
-        outpaint_bottom=sides.bottom, outpaint_fill=args.fill)
+        outpaint_bottom=sides.bottom, outpaint_fill=fill, outpaint_fill_model=fill_model)
     request.validate()
     width, height = sides.extended_size((args.width, args.height))
     plan = OutputPlan(batch_targets(args.output, 1), args.overwrite, protected=(source,),

@@ -35,7 +35,8 @@ def _blurred(rgb: np.ndarray, radius: float) -> np.ndarray:
 def extend_image(image: Image.Image, sides: Sides, fill: str = "edge",
                  seed: int = 0) -> Image.Image:
     """`image` (RGB) on the bigger canvas; the old pixels exactly where they were, the new
-    area pre-filled: `edge` (stretched border, blurred), `mirror` or `noise` (on the blur)."""
+    area pre-filled: `edge` (stretched border, blurred), `mirror` or `noise` (on the blur).
+    `model` gives the edge fill here: the engine then paints the new area with the model."""
     check_outpaint(sides, fill)
     rgb = np.asarray(image.convert("RGB"))
     h, w = rgb.shape[:2]

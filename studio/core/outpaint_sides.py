@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 
-FILL_MODES: tuple[str, ...] = ("edge", "mirror", "noise")
+# model: an inpainting model file (LaMa, MAT…) paints the new area first (engine, spandrel)
+FILL_MODES: tuple[str, ...] = ("edge", "mirror", "noise", "model")
 MAX_SIDE_EXTEND = 2048  # px added on one side at most
 
 
@@ -40,6 +42,9 @@ def check_outpaint(sides: Sides, fill: str) -> None:
                          f"{', '.join(FILL_MODES)}")
 
 
-def describe(sides: Sides, fill: str) -> str:
-    """The infotext value: `left 64, right 0, top 0, bottom 0, fill edge`."""
+def describe(sides: Sides, fill: str, fill_model: str = "") -> str:
+    """The infotext value: `left 64, right 0, top 0, bottom 0, fill edge` (for the model
+    fill, the file's name follows: `fill model big-lama.safetensors`)."""
+    if fill == "model" and fill_model:
+        fill = f"model {PurePath(fill_model).name}"
     return ", ".join(f"{k} {v}" for k, v in sides.as_dict().items()) + f", fill {fill}"

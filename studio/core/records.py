@@ -58,7 +58,8 @@ def infotext_for(request: GenerateRequest, steps_done: int | None = None,
         params["Inpaint area"] = "Only masked" if request.only_masked else "Whole picture"
         params["Masked area padding"] = request.mask_padding
         if request.is_outpaint:
-            params["Outpaint"] = describe_outpaint(request.outpaint_sides, request.outpaint_fill)
+            params["Outpaint"] = describe_outpaint(request.outpaint_sides, request.outpaint_fill,
+                                                   request.outpaint_fill_model)
     if request.kind is not JobKind.TXT2IMG:
         params["Work resolution"] = request.work_resolution
     if upscaler_name is not None:  # A1111's keys for an upscaled ("extras") copy

@@ -70,7 +70,8 @@ class GenerateRequest:
     outpaint_right: int = 0
     outpaint_top: int = 0
     outpaint_bottom: int = 0
-    outpaint_fill: str = "edge"  # pre-fill of the new area: edge, mirror or noise
+    outpaint_fill: str = "edge"  # pre-fill of the new area: edge, mirror, noise or model
+    outpaint_fill_model: str = ""  # the inpainting model file for the `model` fill
     # txt2img only (A1111's Hires. fix): generate at width×height, enlarge by hires_scale
     # (Lanczos), then img2img at the larger size; 1 = off
     hires_scale: float = 1.0
@@ -159,6 +160,9 @@ class GenerateRequest:
         if self.kind is not JobKind.INPAINT:
             raise ValueError(f"outpainting runs as an inpaint job, not {self.kind.value}")
         check_outpaint(self.outpaint_sides, self.outpaint_fill)
+        if self.outpaint_fill == "model" and not self.outpaint_fill_model:
+            raise ValueError("the model fill needs an inpainting model file (LaMa, MAT): "
+                             "choose one, or another fill")
 
     @property
     def outpaint_sides(self) -> Sides:

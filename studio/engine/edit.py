@@ -19,19 +19,24 @@ from studio.core.inpaint import (
     plan_inpaint,
     work_size_for,
 )
-from studio.core.outpaint import extend_image, outpaint_mask
+from studio.core.outpaint import extend_image, old_image_box, outpaint_mask
 from studio.core.outputs import write_png_atomic
 from studio.core.previews import RegionPreview
 from studio.core.records import ImageResult, ResultSaver
 from studio.core.requests import GenerateRequest, JobKind
 from studio.engine.runner import JobControl
 
+# (extended image, new-area mask, model file) -> the image with the new area painted
+ModelFillFn = Callable[[Image.Image, np.ndarray, str], Image.Image]
+
 
 class EditJob:
     """Prepared inputs of one img2img/inpaint request."""
 
-    def __init__(self, request: GenerateRequest, vae_factor: int) -> None:
+    def __init__(self, request: GenerateRequest, vae_factor: int,
+                 model_fill: ModelFillFn | None = None) -> None:
         self.request = request
+        self.model_fill = model_fill
         self.source = normalize_image(open_image(request.init_image, "image"))  # type: ignore[arg-type]
         w, h = self.source.size
         self.mask: np.ndarray | None = None
@@ -53,6 +58,13 @@ class EditJob:
         sides, size = self.request.outpaint_sides, self.source.size
         self.source = extend_image(self.source, sides, self.request.outpaint_fill,
                                    self.request.seed)
+        if self.request.outpaint_fill == "model":
+            if self.model_fill is None:
+                raise ValueError("this engine has no inpainting model fill")
+            new_area = np.ones((self.source.height, self.source.width), bool)
+            left, top, right, bottom = old_image_box(size, sides)
+            new_area[top:bottom, left:right] = False
+            self.source = self.model_fill(self.source, new_area, self.request.outpaint_fill_model)
         return outpaint_mask(size, sides)
 
     def _work_mask(self, vae_factor: int) -> Image.Image | None:
@@ -85,7 +97,7 @@ def run_edit(job_id: int, request: GenerateRequest, ctx, control: JobControl,  #
     from studio.engine.batch import run_batch
 
     pipe = ctx.cache.get(request.model_path, request.kind)
-    job = EditJob(request, getattr(pipe, "vae_scale_factor", 8))
+    job = EditJob(request, getattr(pipe, "vae_scale_factor", 8), _model_fill(ctx))
     request = replace(request, width=job.source.width, height=job.source.height)
 
     def render(single: GenerateRequest, on_preview: Callable) -> tuple:
@@ -102,3 +114,13 @@ def run_edit(job_id: int, request: GenerateRequest, ctx, control: JobControl,  #
                              None)
 
     return run_batch(job_id, request, events, saver, render, save_mask)
+
+
+def _model_fill(ctx) -> ModelFillFn:  # noqa: ANN001
+    """The context's inpainting-model pre-fill (the model stays loaded between jobs)."""
+    from studio.engine.prefill import ModelFill
+
+    fill = ctx.caches.get("outpaint_fill")
+    if fill is None:
+        fill = ctx.caches["outpaint_fill"] = ModelFill(ctx.plan.device)
+    return fill  # type: ignore[return-value]

@@ -182,20 +182,9 @@ def _load_sr(path: Path, device: str) -> torch.nn.Module:
 
 
 def _load_spandrel(path: Path, device: str) -> object:
-    try:
-        import spandrel
-    except ImportError as exc:
-        raise ModelLoadError(
-            "Upscaler model files need the optional `spandrel` package, which is not "
-            f"installed or cannot be imported ({exc}). Install it with: pip install spandrel"
-        ) from exc
-    if not path.is_file():
-        raise ModelLoadError(f"Upscaler model file not found: {path}")
-    try:
-        descriptor = spandrel.ModelLoader().load_from_file(str(path))
-    except Exception as exc:
-        raise ModelLoadError(f"spandrel could not load {path.name}: {exc}") from exc
-    return descriptor.to(device).eval()
+    from studio.engine.spandrel_models import load_spandrel_model
+
+    return load_spandrel_model(path, device, "Upscaler model files")
 
 
 def _load_sd_x4(path: Path, device: str) -> object:

@@ -125,6 +125,9 @@ def check_request(body: bytes, config: ApiConfig) -> tuple[dict[str, Any], str]:
                                  f"{', '.join(config.models) or 'none'}")
     if request.upscaler not in UPSCALERS:
         raise HTTPException(400, "upscaler must be the built-in one or 'lanczos'")
+    if request.outpaint_fill_model:  # a file path on the server: never the client's to name
+        raise HTTPException(400, "the model fill (an inpainting model file) runs on a local "
+                                 "engine only; choose edge, mirror or noise")
     request = dataclasses.replace(request, model_path=config.models[name], model_name=name)
     try:
         request.validate()

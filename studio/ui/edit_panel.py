@@ -178,7 +178,8 @@ class EditPanel(QWidget):
         """The settings that survive a restart (the image and mask do not)."""
         return {"strength": self.strength, "mask_blur": self.mask_blur, "area": self.area,
                 "padding": self.padding, "work_resolution": self.work_resolution,
-                "overlay_color": self.overlay_color}
+                "overlay_color": self.overlay_color, "outpaint_fill": self.outpaint.fill,
+                "outpaint_fill_model": self.outpaint.fill_model}
 
     @property
     def inpainting(self) -> bool:

@@ -61,7 +61,8 @@ class OutpaintController(QObject):
             return None
         return replace(base, kind=JobKind.INPAINT, mask_image=None, outpaint_left=sides.left,
                        outpaint_right=sides.right, outpaint_top=sides.top,
-                       outpaint_bottom=sides.bottom, outpaint_fill=fill)
+                       outpaint_bottom=sides.bottom, outpaint_fill=fill,
+                       outpaint_fill_model=self.box.fill_model_path())
 
     def extend(self) -> int | None:
         """Submit the outpaint; the canvas shows the extended, pre-filled image meanwhile."""
