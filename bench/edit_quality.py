@@ -1,19 +1,30 @@
 """Edit quality bench: seams and colour steps of inpainting / outpainting paste-back.
 
-    .venv/bin/python bench/edit_quality.py [--images 6] [--threads 2]
+    .venv/bin/python bench/edit_quality.py [--images 12] [--threads 2]
 
 Cases: inpainting with a rectangle, inpainting with a brush stroke, outpainting (right 16 px),
 each on two domains: the built-in model's own (Noto emoji rendered at 64 px, prompted with their
-names) and held-out photos (every 5th photo of `studio data photos`' sources, a crop downscaled
-to 64 px). Each generation runs once (EditJob, 25 DDPM steps, mask blur 4) and is composited
-two ways: ours (`EditJob.finish`: colour drift field + feather) and plain paste-back
-(A1111's default: the mask Gaussian-blurred by 4, no colour correction).
+names) and held-out photos (the `studio data photos` sources' held-out split, every 5th photo;
+64-px downscales of centred, then top-left and bottom-right, crops). Each generation runs once
+(EditJob, 25 DDPM steps, mask blur 4) and is composited two ways:
 
-Metrics, on the 1-px boundary where the blend crosses 0.5 and on the mask edge (the worse of
-the two is reported): seam ratio = mean gradient magnitude on the boundary / mean at 3 px on
-both sides (≈1: no edge), and colour step = CIE ΔE2000 between the mean Lab colours of 2-px
-bands just inside and just outside the boundary. The source image's own values on the same
-lines are given as the baseline. Writes bench/results/edit_quality.json.
+- ours (`EditJob.finish` → `studio.core.inpaint.paste_back`): the colour drift between the
+  generated crop and the source, measured beyond the model's spill (mask grown by the blur) and
+  low-passed (8 px), is filled smoothly into the mask and removed; then a multi-band blend
+  (Laplacian stack: fine detail crosses over within ~2 px of the mask edge, coarse shading over
+  ~8 px) inside an envelope reaching ~2·blur px out of the mask, beyond which every pixel is
+  the source's exactly;
+- plain paste-back (A1111's default: the mask Gaussian-blurred by 4 as alpha, no colour
+  correction).
+
+Metrics, on the same lines for both methods and the untouched source (the worst line is
+reported): the mask edge, plain's 0.5 line, and the outer edges of both blends (where a cut-off
+seam would sit). Seam ratio = mean gradient magnitude on the 1-px line / mean at 3 px on both
+sides (≈1: no edge); colour step = CIE ΔE2000 between the mean Lab colours of 2-px bands just
+inside and just outside the line. The source's own values on the same lines are the baseline
+(64-px images: the bands cover different content, so the source itself scores above 1 / above
+0). Per image, ours wins a metric when it is lower than plain's. Writes
+bench/results/edit_quality.json.
 """
 
 from __future__ import annotations
@@ -43,7 +54,9 @@ RESULTS = ROOT / "bench" / "results" / "edit_quality.json"
 MODEL = ROOT / "resources" / "models" / "emoji-sd"
 SIZE, BLUR = 64, 4.0
 EMOJI = ["\U0001F34E", "\U0001F600", "\U0001F431", "\U0001F3E0", "\U0001F680", "\U0001F33B",
-         "\U0001F697", "\U0001F382"]
+         "\U0001F697", "\U0001F382", "\U0001F436", "\U0001F308", "\U0001F355", "\U0001F332",
+         "\U0001F41F", "\u26BD"]
+CROPS = (0.5, 0.25, 0.75)  # where a photo's crop sits (fraction of the free width/height)
 PHOTO_PROMPTS = ["mountain, travel & places, place geographic",
                  "evergreen tree, animals & nature, plant other",
                  "water wave, travel & places, sky & weather",
@@ -61,13 +74,17 @@ def emoji_sources(count: int) -> list[tuple[Image.Image, str]]:
 def photo_sources(count: int) -> list[tuple[Image.Image, str]]:
     from studio.data.photos import find_photos
 
-    held_out = [p for i, (_, p) in enumerate(find_photos()) if i % 5 == 4][:count]
+    held_out = [p for i, (_, p) in enumerate(find_photos()) if i % 5 == 4]
+    if not held_out:
+        raise SystemExit("no photos: install mate-backgrounds, lomiri-wallpapers-16.04 and "
+                         "plasma-workspace-wallpapers (see studio/data/photos.py)")
     out = []
-    for index, path in enumerate(held_out):
+    for index in range(count):
+        path, place = held_out[index % len(held_out)], CROPS[index // len(held_out) % 3]
         with Image.open(path) as image:
             rgb = image.convert("RGB")
         side = min(rgb.size) // 2
-        left, top = (rgb.width - side) // 2, (rgb.height - side) // 2
+        left, top = int((rgb.width - side) * place), int((rgb.height - side) * place)
         crop = rgb.crop((left, top, left + side, top + side))
         out.append((crop.resize((SIZE, SIZE), Image.Resampling.LANCZOS),
                     PHOTO_PROMPTS[index % len(PHOTO_PROMPTS)]))
@@ -127,12 +144,9 @@ def plain_paste(source: Image.Image, generated: Image.Image, mask: np.ndarray,
     return np.clip(np.round(out), 0, 255).astype(np.uint8), alpha
 
 
-def measure(image: np.ndarray, source: np.ndarray, rings: list[dict], cell: int) -> dict:
-    seams = [seam_ratio(image, r) for r in rings]
-    steps = [color_step(image, r) for r in rings]
-    return {"seam": max(seams), "delta_e": max(steps), "grid": grid_peak(image, cell),
-            "source_seam": max(seam_ratio(source, r) for r in rings),
-            "source_delta_e": max(color_step(source, r) for r in rings)}
+def measure(image: np.ndarray, rings: list[dict], cell: int) -> dict:
+    return {"seam": max(seam_ratio(image, r) for r in rings),
+            "delta_e": max(color_step(image, r) for r in rings), "grid": grid_peak(image, cell)}
 
 
 def run_case(runner, source: Image.Image, prompt: str, case: str, seed: int) -> dict:  # noqa: ANN001
@@ -145,38 +159,41 @@ def run_case(runner, source: Image.Image, prompt: str, case: str, seed: int) -> 
     assert job.mask is not None
     ours = np.asarray(job.finish(output.image))
     plain, alpha = plain_paste(job.source, output.image, job.mask, job.plan.box)
-    edge = split_rings(job.mask > 127)
-    src = np.asarray(job.source)
-    return {
-        "ours": measure(ours, src, [split_rings(feather(job.mask, BLUR) >= 0.5), edge], 4),
-        "plain": measure(plain, src, [split_rings(alpha >= 0.5), edge], 4),
-    }
+    lines = [job.mask > 127, alpha >= 0.5, alpha > 0, feather(job.mask, BLUR) > 0]
+    rings = [split_rings(line) for line in lines]
+    return {"ours": measure(ours, rings, 4), "plain": measure(plain, rings, 4),
+            "source": measure(np.asarray(job.source), rings, 4)}
 
 
 CASES = ("inpaint rectangle", "inpaint brush", "outpaint")
-KEYS = ("seam", "delta_e", "grid", "source_seam", "source_delta_e")
+KEYS = ("seam", "delta_e", "grid")
 
 
 def summarize(rows: list[dict]) -> dict:
     out: dict = {}
-    for method in ("ours", "plain"):
+    for method in ("ours", "plain", "source"):
         out[method] = {k: round(float(np.mean([r[method][k] for r in rows])), 3) for k in KEYS}
-    out["ours_better_seam"] = sum(r["ours"]["seam"] <= r["plain"]["seam"] for r in rows)
-    out["ours_better_delta_e"] = sum(r["ours"]["delta_e"] <= r["plain"]["delta_e"] for r in rows)
+    o, s = out["ours"], out["source"]
+    out["ours_vs_source"] = {"seam_ratio": round(o["seam"] / s["seam"], 3),
+                             "delta_e_above": round(o["delta_e"] - s["delta_e"], 2)}
+    out["ours_better_seam"] = sum(r["ours"]["seam"] < r["plain"]["seam"] for r in rows)
+    out["ours_better_delta_e"] = sum(r["ours"]["delta_e"] < r["plain"]["delta_e"] for r in rows)
     out["images"] = len(rows)
+    out["per_image"] = [{m: {k: round(r[m][k], 3) for k in ("seam", "delta_e")}
+                         for m in ("ours", "plain", "source")} for r in rows]
     return out
 
 
 def table(results: dict) -> str:
-    lines = [f"{'domain':8} {'case':18} {'seam ours':>9} {'plain':>6} {'src':>5} "
-             f"{'dE ours':>8} {'plain':>6} {'src':>5} {'better':>7}"]
+    lines = [f"{'domain':7} {'case':18} {'seam ours':>9} {'plain':>6} {'src':>5} "
+             f"{'dE ours':>8} {'plain':>6} {'src':>5} {'wins seam':>9} {'wins dE':>8}"]
     for domain, cases in results.items():
         for case, s in cases.items():
-            o, p = s["ours"], s["plain"]
-            better = f"{min(s['ours_better_seam'], s['ours_better_delta_e'])}/{s['images']}"
-            lines.append(f"{domain:8} {case:18} {o['seam']:9.3f} {p['seam']:6.3f} "
-                         f"{o['source_seam']:5.2f} {o['delta_e']:8.2f} {p['delta_e']:6.2f} "
-                         f"{o['source_delta_e']:5.2f} {better:>7}")
+            o, p, src, n = s["ours"], s["plain"], s["source"], s["images"]
+            lines.append(f"{domain:7} {case:18} {o['seam']:9.3f} {p['seam']:6.3f} "
+                         f"{src['seam']:5.2f} {o['delta_e']:8.2f} {p['delta_e']:6.2f} "
+                         f"{src['delta_e']:5.2f} {s['ours_better_seam']:>6}/{n} "
+                         f"{s['ours_better_delta_e']:>5}/{n}")
     return "\n".join(lines)
 
 
@@ -184,14 +201,19 @@ def goals(results: dict) -> dict:
     cases = [s for d in results.values() for s in d.values()]
     return {"seam_ratio_le_1.15": all(s["ours"]["seam"] <= 1.15 for s in cases),
             "delta_e_le_3": all(s["ours"]["delta_e"] <= 3 for s in cases),
-            "ours_better_than_plain_every_case": all(
-                s["ours"]["seam"] < s["plain"]["seam"]
-                and s["ours"]["delta_e"] < s["plain"]["delta_e"] for s in cases)}
+            "seam_ratio_le_1.15_x_source": all(
+                s["ours_vs_source"]["seam_ratio"] <= 1.15 for s in cases),
+            "delta_e_le_source_plus_3": all(
+                s["ours_vs_source"]["delta_e_above"] <= 3 for s in cases),
+            "ours_better_than_plain_every_case_seam": all(
+                s["ours"]["seam"] < s["plain"]["seam"] for s in cases),
+            "ours_better_than_plain_every_case_delta_e": all(
+                s["ours"]["delta_e"] < s["plain"]["delta_e"] for s in cases)}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--images", type=int, default=6, help="images per domain")
+    parser.add_argument("--images", type=int, default=12, help="images per domain")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     import torch
@@ -213,7 +235,9 @@ def main() -> int:
             results[domain][case] = summarize(rows)
     report = {"model": str(MODEL.relative_to(ROOT)), "size": SIZE, "mask_blur": BLUR,
               "steps": 25, "scheduler": "DDPM", "plain": "A1111 default: mask blur 4, "
-              "no colour correction", "seconds": round(time.perf_counter() - start, 1),
+              "no colour correction", "ours": "drift field (measured beyond mask+4 px, "
+              "8 px low-pass) + multi-band blend in a 2*blur px envelope",
+              "seconds": round(time.perf_counter() - start, 1),
               "results": results, "goals": goals(results)}
     print(table(results))
     print("goals:", report["goals"], f"({report['seconds']} s)")
