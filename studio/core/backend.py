@@ -13,14 +13,16 @@ from typing import Protocol, TypeAlias
 
 from studio.core.explore_requests import NoiseStepRequest, RecordStepsRequest
 from studio.core.requests import GenerateRequest
-from studio.core.train_request import TrainRequest
+from studio.core.train_request import LoraTrainRequest, TrainRequest
 from studio.core.upscale import UpscaleRequest
 
 Request: TypeAlias = (
     GenerateRequest | UpscaleRequest | RecordStepsRequest | NoiseStepRequest | TrainRequest
+    | LoraTrainRequest
 )
 REQUEST_TYPES: tuple[type, ...] = (
     GenerateRequest, UpscaleRequest, RecordStepsRequest, NoiseStepRequest, TrainRequest,
+    LoraTrainRequest,
 )
 
 
@@ -188,7 +190,7 @@ def request_kind(request: object) -> str:
         return "upscale"
     if isinstance(request, RecordStepsRequest | NoiseStepRequest):
         return "explore"
-    if isinstance(request, TrainRequest):
+    if isinstance(request, TrainRequest | LoraTrainRequest):
         return "train"
     return type(request).__name__
 
@@ -205,4 +207,6 @@ def request_summary(request: object) -> str:
         return f"noise step t={request.timestep}"
     if isinstance(request, TrainRequest):
         return f"{request.name} ({request.steps} steps)"
+    if isinstance(request, LoraTrainRequest):
+        return f"LoRA {request.name} ({request.steps} steps)"
     return ""

@@ -48,6 +48,38 @@ class TrainRequest:
 
 
 @dataclass(frozen=True)
+class LoraTrainRequest:
+    """Train a LoRA for the model at `model_path` on a folder of images.
+
+    The file is written to `loras_dir/NAME.safetensors`, where `<lora:NAME:1>` finds it.
+    `overrides` are extra LoraTrainConfig fields as (name, value) pairs (tests make runs tiny).
+    """
+
+    data_dir: str
+    model_path: str
+    loras_dir: str
+    name: str = "my-lora"
+    steps: int = 400
+    rank: int = 4
+    caption: str = ""  # for images without a .txt sidecar
+    overrides: tuple[tuple[str, object], ...] = ()
+
+    def validate(self) -> None:
+        """Raise ValueError with a user-facing message when the run cannot start."""
+        if not self.data_dir:
+            raise ValueError("choose a folder of training images first")
+        if not self.model_path:
+            raise ValueError("select the model to train a LoRA for in the model picker")
+        if not 1 <= self.steps <= 1_000_000:
+            raise ValueError(f"steps must be between 1 and 1000000 (got {self.steps})")
+        if not 1 <= self.rank <= 128:
+            raise ValueError(f"the LoRA rank must be between 1 and 128 (got {self.rank})")
+        if not self.name or self.name.strip(".") != self.name or any(
+                c in self.name for c in "/\\\0"):
+            raise ValueError(f"{self.name!r} cannot be a LoRA file name")
+
+
+@dataclass(frozen=True)
 class TrainStep:
     """A training job's per-step payload."""
 
@@ -70,3 +102,11 @@ class TrainDone:
 
     steps: int
     model_dir: str | None
+
+
+@dataclass(frozen=True)
+class LoraDone:
+    """A LoRA training job's outcome: `path` (the .safetensors) is None when cancelled."""
+
+    steps: int
+    path: str | None

@@ -43,8 +43,9 @@ class EngineContext:
         from studio.engine.explore import register as register_explore
 
         register_explore(ctx)
-        from studio.core.train_request import TrainRequest
-        from studio.engine.train_job import run_train
+        from studio.core.train_request import LoraTrainRequest, TrainRequest
+        from studio.engine.train_job import run_train, run_train_lora
 
         ctx.handlers[TrainRequest] = run_train
+        ctx.handlers[LoraTrainRequest] = run_train_lora
         return ctx

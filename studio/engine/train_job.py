@@ -1,11 +1,18 @@
-"""Training as an engine job: the Train tab's run, on the engine thread, reported as events."""
+"""Training as an engine job: the Train tab's runs, on the engine thread, reported as events."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from studio.core.records import ImageResult, ResultSaver
-from studio.core.train_request import TrainDone, TrainRequest, TrainSample, TrainStep
+from studio.core.train_request import (
+    LoraDone,
+    LoraTrainRequest,
+    TrainDone,
+    TrainRequest,
+    TrainSample,
+    TrainStep,
+)
 from studio.engine.explore import emit_data
 from studio.engine.runner import JobCancelled, JobControl
 
@@ -15,9 +22,7 @@ def run_train(job_id: int, request: TrainRequest, ctx, control: JobControl,  # n
     """Train, streaming each step's loss and sample grids; cancel exports nothing."""
     from studio.training.session import TrainSession, session_config
 
-    data = Path(request.data_dir)
-    if not data.is_dir():
-        raise ValueError(f"{data} is not a folder of images")
+    data = _folder(request.data_dir)
     vae = Path(request.vae_path)
     if not (vae / "config.json").is_file():
         raise ValueError("the selected model has no VAE folder to reuse; pick a latent model")
@@ -26,6 +31,47 @@ def run_train(job_id: int, request: TrainRequest, ctx, control: JobControl,  # n
                             request.steps, request.size, **dict(request.overrides))
     session = TrainSession(config, models / request.name)
     events.engine_status("Loading images and encoding them with the VAE…")
+    result = _drive(session, job_id, control, events)
+    emit_data(events, job_id,
+              TrainDone(result.steps, str(result.model_dir) if result.model_dir else None))
+    _end(result, control)
+    return []
+
+
+def run_train_lora(job_id: int, request: LoraTrainRequest, ctx,  # noqa: ANN001
+                   control: JobControl, events, saver: ResultSaver) -> list[ImageResult]:
+    """Train a LoRA for the selected model; the file is written only when the run ends."""
+    from studio.training.lora import LoraSession, LoraTrainConfig, check_model
+
+    data, model = _folder(request.data_dir), Path(request.model_path)
+    if not (model / "unet" / "config.json").is_file():
+        raise ValueError(f"{model.name}: LoRA training needs a diffusers model folder "
+                         "(unet/, text_encoder/, vae/); choose one in the model picker")
+    check_model(model)
+    loras = Path(request.loras_dir)
+    values = dict(data=str(data), out=str(loras / f"{request.name}.safetensors"),
+                  model=str(model), steps=request.steps, rank=request.rank,
+                  caption=request.caption, threads=0, work=str(loras / ".runs" / request.name),
+                  device=ctx.plan.device)
+    values.update(dict(request.overrides))
+    session = LoraSession(LoraTrainConfig(**values))  # type: ignore[arg-type]
+    events.engine_status("Loading images and encoding them with the model's VAE…")
+    result = _drive(session, job_id, control, events)
+    emit_data(events, job_id,
+              LoraDone(result.steps, str(result.model_dir) if result.model_dir else None))
+    _end(result, control)
+    return []
+
+
+def _folder(text: str) -> Path:
+    data = Path(text)
+    if not data.is_dir():
+        raise ValueError(f"{data} is not a folder of images")
+    return data
+
+
+def _drive(session, job_id: int, control: JobControl, events):  # noqa: ANN001, ANN202
+    """Run `session`: each step's loss and progress, sample grids, pause and cancel."""
 
     def on_step(step: int, total: int, loss: float) -> None:
         if control.cancel.is_set() or control.keep.is_set():
@@ -37,9 +83,9 @@ def run_train(job_id: int, request: TrainRequest, ctx, control: JobControl,  # n
     def on_sample(step: int, image: object) -> None:
         emit_data(events, job_id, TrainSample(step, image))
 
-    result = session.run(on_step, on_sample)
-    done = TrainDone(result.steps, str(result.model_dir) if result.model_dir else None)
-    emit_data(events, job_id, done)
+    return session.run(on_step, on_sample)
+
+
+def _end(result, control: JobControl) -> None:  # noqa: ANN001
     if result.model_dir is None and control.cancel.is_set():
         raise JobCancelled()
-    return []

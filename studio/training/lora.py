@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from studio.training.session import TrainSession
 from studio.training.trainer import TrainConfig, Trainer
 
 UNET_TARGETS = ("to_q", "to_k", "to_v", "to_out.0")
@@ -103,6 +104,10 @@ class LoraTrainer(Trainer):
     def update_ema(self) -> None:
         """No EMA: the adapters are saved as trained."""
 
+    def sampling_models(self) -> tuple[torch.nn.Module, torch.nn.Module]:
+        """Samples show the model with the adapters as they are now."""
+        return self.text_encoder, self.unet
+
     def lora_state(self) -> dict[str, torch.Tensor]:
         """The adapters in the diffusers/PEFT layout (`unet.…lora_A.weight`, …)."""
         from peft import get_peft_model_state_dict
@@ -129,6 +134,25 @@ class LoraTrainer(Trainer):
         config = asdict(self.lora)
         config["model"] = Path(self.lora.model).name
         return {"format": "pt", "studio_lora": json.dumps(config), "studio_step": str(self.step)}
+
+
+class LoraSession(TrainSession):
+    """An in-app LoRA run: steps reported, pause/cancel; the file is written at the end only
+    (a cancelled run writes nothing)."""
+
+    def __init__(self, config: LoraTrainConfig, sample_every: int = 0,
+                 sample_steps: int = 10) -> None:
+        self.lora = config
+        super().__init__(config.train_config(), Path(config.out), sample_every, sample_steps)
+
+    def make_trainer(self) -> LoraTrainer:
+        return LoraTrainer(self.lora)
+
+    def keep_checkpoint(self, trainer: Trainer) -> None:
+        """Nothing is kept: LoraTrainer.save would write the LoRA file."""
+
+    def export(self, trainer: Trainer) -> Path:
+        return Path(self.lora.out)  # written by trainer.save() at the end of the run
 
 
 def _add_adapters(model: torch.nn.Module, rank: int, targets: tuple[str, ...]) -> None:

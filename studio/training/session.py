@@ -70,7 +70,7 @@ class TrainSession:
     def run(self, on_step: StepFn | None = None, on_sample: SampleFn | None = None
             ) -> SessionResult:
         """Train `max_steps`, sampling every `sample_every`; export unless cancelled."""
-        trainer = Trainer(self.config)
+        trainer = self.make_trainer()
         trainer.out.mkdir(parents=True, exist_ok=True)
         (trainer.out / "config.json").write_text(json.dumps(asdict(self.config), indent=2))
         log, losses = JsonlLog(trainer.out / "log.jsonl"), []
@@ -78,7 +78,7 @@ class TrainSession:
         while trainer.step < total:
             self._running.wait()
             if self._cancel.is_set():
-                trainer.save()
+                self.keep_checkpoint(trainer)
                 return SessionResult(trainer.step, losses, None)
             losses.append(trainer.train_step())
             log.write(step=trainer.step, loss=round(losses[-1], 6),
@@ -90,6 +90,13 @@ class TrainSession:
                 on_sample(trainer.step, self.sample(trainer))
         trainer.save()
         return SessionResult(trainer.step, losses, self.export(trainer))
+
+    def make_trainer(self) -> Trainer:
+        return Trainer(self.config)
+
+    def keep_checkpoint(self, trainer: Trainer) -> None:
+        """A cancelled run keeps a checkpoint in its run folder (nothing is exported)."""
+        trainer.save()
 
     def sample(self, trainer: Trainer, count: int = 4) -> Image.Image:
         """A small grid from the EMA weights (fixed seed, so grids are comparable over time)."""

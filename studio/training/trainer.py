@@ -269,10 +269,9 @@ class Trainer:
     ) -> list:
         """Sample images with the EMA weights (PIL images)."""
         cfg = self.config
-        text = self.ema_text.model
+        text, unet = self.sampling_models()
         cond = text(tokenize(self.tokenizer, captions).to(self.device))[0]
         uncond = text(self.empty_ids.to(self.device))[0]
-        unet = self.ema_unet.model
         shape = (len(captions), *self.latent_mean.shape[1:])
         latents = sample(
             lambda x, t, e: unet(x, t, e).sample, cond, uncond, shape, make_scheduler(scheduler),
@@ -281,6 +280,10 @@ class Trainer:
         )
         images = self.decode(latents)
         return [tensor_to_pil(x) for x in images]
+
+    def sampling_models(self) -> tuple[torch.nn.Module, torch.nn.Module]:
+        """The text encoder and UNet that samples come from (the EMA copies)."""
+        return self.ema_text.model, self.ema_unet.model
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         if self.vae is None:

@@ -11,7 +11,14 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QFileDialog, QTabWidget
 
 from studio.core.paths import default_data_dir
-from studio.core.train_request import TrainDone, TrainRequest, TrainSample, TrainStep
+from studio.core.train_request import (
+    LoraDone,
+    LoraTrainRequest,
+    TrainDone,
+    TrainRequest,
+    TrainSample,
+    TrainStep,
+)
 from studio.ui.job_runner import JobRunner
 from studio.ui.model_picker import ModelPicker
 from studio.ui.qimages import qimage_from_pil
@@ -20,6 +27,11 @@ from studio.ui.train_panel import TrainPanel
 
 def default_models_dir() -> Path:
     return default_data_dir() / "models"
+
+
+def default_loras_dir() -> Path:
+    """Where trained LoRAs go: a folder `<lora:NAME>` always searches (core.lora)."""
+    return default_data_dir() / "loras"
 
 
 def safe_name(text: str) -> str:
@@ -35,11 +47,12 @@ class TrainController(QObject):
         super().__init__(tabs)
         self.models, self.runner = models, runner
         self.models_dir = models_dir or default_models_dir()
+        self.loras_dir = default_loras_dir()
         self.panel = TrainPanel()
         self.job: int | None = None
         self.paused = False
         self.losses: list[float] = []
-        self.result: TrainDone | None = None
+        self.result: TrainDone | LoraDone | None = None
         tabs.addTab(self.panel, "Train")
         self.panel.browse_requested.connect(self._browse)
         self.panel.start_requested.connect(self.start)
@@ -66,20 +79,16 @@ class TrainController(QObject):
         return vae if vae and (vae / "config.json").is_file() else None
 
     def start(self, **overrides: object) -> bool:
-        """Queue a training job with the panel's settings (`overrides` go into TrainConfig)."""
+        """Queue a training job with the panel's settings (`overrides` go into the run's
+        config: TrainConfig, or LoraTrainConfig for a LoRA)."""
         folder_text = self.panel.folder.text().strip()
         if not folder_text or not Path(folder_text).is_dir():
             self.panel.status.setText("Choose a folder of images first.")
             return False
-        vae = self._vae()
-        if vae is None:
-            self.panel.status.setText("Select a latent (VAE) model in the picker: its VAE is "
-                                      "reused.")
+        request = (self._lora_request(folder_text, overrides) if self.panel.lora
+                   else self._model_request(folder_text, overrides))
+        if request is None:
             return False
-        request = TrainRequest(folder_text, str(vae), str(self.models_dir),
-                               safe_name(self.panel.name.text()),
-                               self.panel.preset.currentText(), self.panel.steps.value(),
-                               self.panel.size.value(), tuple(overrides.items()))
         self.job = self.runner.submit(request)
         if self.job is None:
             return False
@@ -87,6 +96,28 @@ class TrainController(QObject):
         self.panel.set_running(True)
         self.panel.status.setText("Queued: loads the images and encodes them with the VAE…")
         return True
+
+    def _model_request(self, folder: str, overrides: dict) -> TrainRequest | None:
+        vae = self._vae()
+        if vae is None:
+            self.panel.status.setText("Select a latent (VAE) model in the picker: its VAE is "
+                                      "reused.")
+            return None
+        return TrainRequest(folder, str(vae), str(self.models_dir),
+                            safe_name(self.panel.name.text()), self.panel.preset.currentText(),
+                            self.panel.steps.value(), self.panel.size.value(),
+                            tuple(overrides.items()))
+
+    def _lora_request(self, folder: str, overrides: dict) -> LoraTrainRequest | None:
+        entry = self.models.selected()
+        if entry is None or not (entry.path / "unet" / "config.json").is_file():
+            self.panel.status.setText("Select the model to adapt in the picker (a diffusers "
+                                      "model folder).")
+            return None
+        name = safe_name(self.panel.name.text()) if self.panel.name.text().strip() else "my-lora"
+        return LoraTrainRequest(folder, str(entry.path), str(self.loras_dir), name,
+                                self.panel.steps.value(), self.panel.rank.value(),
+                                self.panel.caption.text().strip(), tuple(overrides.items()))
 
     def toggle_pause(self) -> None:
         if self.job is None:
@@ -115,6 +146,8 @@ class TrainController(QObject):
             self.panel.show_samples(QPixmap.fromImage(qimage_from_pil(payload.image)))
         elif isinstance(payload, TrainDone):
             self._on_done(payload)
+        elif isinstance(payload, LoraDone):
+            self._on_lora_done(payload)
 
     def _on_done(self, result: TrainDone) -> None:
         self.result, self.job = result, None
@@ -127,6 +160,17 @@ class TrainController(QObject):
         self.panel.status.setText(f"Done: {result.steps} steps · exported to {folder} · now "
                                   "selected in the model picker (samples above show its "
                                   "quality).")
+
+    def _on_lora_done(self, result: LoraDone) -> None:
+        self.result, self.job = result, None
+        self.panel.set_running(False)
+        if result.path is None:
+            self.panel.status.setText(f"Cancelled at step {result.steps}; no LoRA written.")
+            return
+        path = Path(result.path)
+        self.panel.status.setText(f"Done: {result.steps} steps · saved {path} · add "
+                                  f"<lora:{path.stem}:1> to a prompt (or pick it with the "
+                                  "LoRA button).")
 
     def _add_model(self, folder: Path) -> None:
         registry = self.models.registry

@@ -21,6 +21,10 @@ from PySide6.QtWidgets import (
 from studio.core.train_request import TRAIN_PRESETS as PRESETS
 from studio.ui.plot import LinePlot, Series
 
+MODEL_HINT = "Uses the selected model's VAE; the result joins the model list."
+LORA_HINT = ("Adapts the selected model; the file joins your LoRAs, used as <lora:NAME:1> in "
+             "a prompt.")
+
 
 def smoothed(values: list[float], weight: float = 0.9) -> np.ndarray:
     """Exponential moving average, bias-corrected (so the first values are not pulled to 0)."""
@@ -45,6 +49,12 @@ class TrainPanel(QScrollArea):
         body = QWidget()
         self.setWidget(body)
         column = QVBoxLayout(body)
+        self.what = QComboBox()
+        self.what.addItem("A new model", "model")
+        self.what.addItem("A LoRA for the selected model", "lora")
+        self.what.setToolTip("A new model learns from scratch (reusing the selected model's "
+                             "VAE); a LoRA adapts the selected model with a small file used "
+                             "as <lora:NAME:1> in prompts")
         self.folder = QLineEdit()
         self.folder.setPlaceholderText("a folder of images (captions: sidecar .txt files)")
         self.browse = QPushButton("…")
@@ -58,18 +68,28 @@ class TrainPanel(QScrollArea):
         self.size.setRange(16, 512)
         self.size.setSingleStep(16)
         self.size.setValue(64)
+        self.rank = QSpinBox()
+        self.rank.setRange(1, 128)
+        self.rank.setValue(4)
+        self.rank.setToolTip("Adapter rank: higher learns more and makes a bigger file")
+        self.caption = QLineEdit()
+        self.caption.setPlaceholderText("for images without a .txt caption (optional)")
         form = QFormLayout()
+        self.form = form
         folder_row = QHBoxLayout()
         folder_row.addWidget(self.folder, 1)
         folder_row.addWidget(self.browse)
+        form.addRow("Train", self.what)
         form.addRow("Images", folder_row)
-        form.addRow("Model name", self.name)
+        form.addRow("Name", self.name)
         form.addRow("Size preset", self.preset)
         form.addRow("Steps", self.steps)
         form.addRow("Image size", self.size)
+        form.addRow("Rank", self.rank)
+        form.addRow("Caption", self.caption)
         column.addLayout(form)
         column.addLayout(self._buttons())
-        self.status = QLabel("Uses the selected model's VAE; the result joins the model list.")
+        self.status = QLabel(MODEL_HINT)
         self.status.setWordWrap(True)
         column.addWidget(self.status)
         self.loss_plot = LinePlot("step", "loss (MSE)")
@@ -77,10 +97,29 @@ class TrainPanel(QScrollArea):
         self.samples = QLabel()
         self.samples.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.samples.setMinimumHeight(100)
-        column.addWidget(QLabel("Samples (EMA weights, fixed seed)"))
+        self.samples_label = QLabel()
+        column.addWidget(self.samples_label)
         column.addWidget(self.samples)
         column.addStretch(1)
         self.browse.clicked.connect(self.browse_requested)
+        self.what.currentIndexChanged.connect(lambda _: self._show_kind())
+        self._show_kind()
+
+    @property
+    def lora(self) -> bool:
+        """Whether the panel trains a LoRA for the selected model (else a new model)."""
+        return self.what.currentData() == "lora"
+
+    def _show_kind(self) -> None:
+        lora = self.lora
+        for widget, shown in ((self.preset, not lora), (self.size, not lora),
+                              (self.rank, lora), (self.caption, lora)):
+            self.form.setRowVisible(widget, shown)
+        if self.name.text() in ("my-model", "my-lora"):
+            self.name.setText("my-lora" if lora else "my-model")
+        self.status.setText(LORA_HINT if lora else MODEL_HINT)
+        self.samples_label.setText("Samples (the model with the adapters, fixed seed)" if lora
+                                   else "Samples (EMA weights, fixed seed)")
 
     def _buttons(self) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -100,7 +139,8 @@ class TrainPanel(QScrollArea):
         self.pause.setEnabled(running)
         self.cancel.setEnabled(running)
         self.pause.setText("Resume" if paused else "Pause")
-        for widget in (self.folder, self.browse, self.name, self.preset, self.steps, self.size):
+        for widget in (self.what, self.folder, self.browse, self.name, self.preset, self.steps,
+                       self.size, self.rank, self.caption):
             widget.setEnabled(not running)
 
     def show_losses(self, losses: list[float]) -> None:
