@@ -280,7 +280,9 @@ class ImageCanvas(QWidget):
             return
         rect = self.image_rect()
         self._paint_checkerboard(painter, rect)
-        smooth = self.zoom < 1.0 or self.is_preview
+        # Fitted (a 64-px result shown at 8×) and previews scale smoothly; pixels show as
+        # blocks only when the user zooms in to inspect them.
+        smooth = self.zoom < 1.0 or self.is_preview or self._fit_mode
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         painter.drawImage(rect, self.image)
         if self.region_preview is not None:
