@@ -21,6 +21,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.events: list[tuple] = []
+        self.causes: dict[int, str] = {}  # job id -> JobFailed cause
         self.done = threading.Event()
         self.lock = threading.Lock()
         self.on_preview = None
@@ -47,7 +48,8 @@ class Recorder:
     def job_finished(self, job_id, results):
         self._add(("finished", job_id, results), final=True)
 
-    def job_failed(self, job_id, message):
+    def job_failed(self, job_id, message, cause=""):
+        self.causes[job_id] = cause
         self._add(("failed", job_id, message), final=True)
 
     def job_cancelled(self, job_id):

@@ -97,7 +97,7 @@ class _Events:
         self.done.set()
 
     def job_finished(self, job_id, results): self._final("finished", results)
-    def job_failed(self, job_id, message): self._final("failed", message)
+    def job_failed(self, job_id, message, cause=""): self._final("failed", message)
     def job_cancelled(self, job_id): self._final("cancelled")
 
 

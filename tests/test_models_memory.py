@@ -84,7 +84,7 @@ def test_repeated_oom_fails_the_job_cleanly_and_engine_keeps_serving(engine, tin
     job = worker.submit(_request(tiny_model_dir))
     rec.wait()
     assert rec.kinds(job) == ["started", "failed"]
-    assert "Out of memory" in rec.events[-1][2]
+    assert "Out of memory" in rec.events[-1][2] and rec.causes[job] == "out_of_memory"
     pipe.unet.forward = original
     rec.done.clear()
     rec.expected_final = 2

@@ -32,7 +32,8 @@ def fake_spandrel(tmp_path, monkeypatch):
     folder = install(tmp_path / "site")
     monkeypatch.syspath_prepend(str(folder))
     monkeypatch.delitem(sys.modules, "spandrel", raising=False)
-    return folder
+    yield folder
+    sys.modules.pop("spandrel", None)  # later tests must not find the stand-in
 
 
 @pytest.fixture
