@@ -145,6 +145,7 @@ class Launch:
     window: MainWindow | None = None
     backend: Backend | None = None
     error: str = ""
+    started: bool = False  # the build has begun (it may open dialogs: a nested event loop)
 
 
 def launch_gui(config: AppConfig, qsettings, ready=None) -> Launch:  # noqa: ANN001
@@ -159,8 +160,9 @@ def launch_gui(config: AppConfig, qsettings, ready=None) -> Launch:  # noqa: ANN
     launch = Launch(WindowFrame(saved_geometry(qsettings)))
 
     def build() -> None:
-        if launch.window is not None or launch.error:
+        if launch.started:  # once: the paint and the fallback timer both ask
             return
+        launch.started = True
         try:
             _build_into(launch, config, qsettings)
         except Exception as exc:  # noqa: BLE001 - shown in the window, the app stays open

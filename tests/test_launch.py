@@ -134,3 +134,23 @@ def test_the_frame_paints_before_numpy_pil_or_the_studio_widgets_are_imported():
     assert not any(seen["at_paint"].values()), seen["at_paint"]
     assert seen["at_ready"] == {"numpy": True, "PIL.Image": True, "torch": False,
                                 "studio.ui.main_window": True, "studio.core.history": True}
+
+
+def test_the_studio_is_built_once_even_when_the_build_waits_on_a_dialog(qtbot, tmp_path,
+                                                                         monkeypatch):
+    """A crash-recovery question during the build runs a nested event loop, in which the
+    fallback timer fires too: it must not start a second build."""
+    from PySide6.QtTest import QTest
+
+    calls = []
+
+    def slow_build(*_args, **_kwargs):
+        calls.append(1)
+        QTest.qWait(1300)  # past the 1 s fallback timer, events processed meanwhile
+        raise OSError("stop here")
+
+    monkeypatch.setattr(studio_app, "build_app", slow_build)
+    qsettings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    launch, _ = _launch(qtbot, tmp_path, qsettings)
+    qtbot.wait(300)
+    assert calls == [1] and launch.error == "OSError: stop here"
