@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from PySide6.QtCore import QSettings
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QWidget
 
 from studio import app as studio_app
@@ -45,8 +46,9 @@ def test_the_frame_paints_first_then_holds_the_whole_studio(qtbot, tmp_path):
         launch.frame.resize(1100, 500)  # (the offscreen screen is narrower: width is clamped)
         assert launch.frame.height() == 500
         launch.window.confirm_close = False
-        assert launch.frame.close()
-        assert not launch.window.isVisible()
+        quit_action = next(a for a in launch.window.findChildren(QAction) if a.text() == "Quit")
+        quit_action.trigger()  # File → Quit closes the application window, not only the inside
+        assert not launch.frame.isVisible() and not launch.window.isVisible()
         restored = WindowFrame(saved_geometry(qsettings))  # the studio saved the frame's size
         qtbot.addWidget(restored)
         assert restored.height() == 500
@@ -102,6 +104,7 @@ PROBE = """
 import json, sys, tempfile
 from pathlib import Path
 from PySide6.QtCore import QSettings
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication
 from studio.app import AppConfig, launch_gui
 app = QApplication([])

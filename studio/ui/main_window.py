@@ -187,7 +187,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction("Open outputs folder", self.open_outputs)
         file_menu.addSeparator()
         quit_action = QAction("Quit", self, shortcut=QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
+        quit_action.triggered.connect(lambda: self.window().close())  # the frame, if in one
         file_menu.addAction(quit_action)
         settings_menu = self.menuBar().addMenu("&Settings")
         settings_menu.addAction("Engine…", self.choose_engine)
