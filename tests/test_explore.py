@@ -190,3 +190,27 @@ def test_noise_step_job_reports_prediction_and_mse(explore_engine, tiny_model_di
     assert result.noise.shape == result.predicted.shape == (8, 8, 3)
     assert np.isfinite(result.mse) and result.mse > 0
     assert not np.array_equal(result.noise, result.predicted)
+
+
+def test_a_noise_step_reads_the_prompt_like_a_generation(tiny_model_dir) -> None:
+    """Weights and LoRA tags are not fed to the text encoder as words."""
+    from PIL import Image
+
+    from studio.core.requests import JobKind
+    from studio.engine.explore import noise_step
+    from studio.engine.pipelines import PipelineCache
+
+    pipe = PipelineCache(plan_device("cpu")).get(tiny_model_dir, JobKind.TXT2IMG)
+    preview = preview_for_model(tiny_model_dir, type(pipe).__name__)
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 40, 40)).save(buffer, "PNG")
+
+    def mse(prompt: str) -> float:
+        request = NoiseStepRequest(str(tiny_model_dir), buffer.getvalue(), timestep=300,
+                                   seed=2, size=64, prompt=prompt)
+        return noise_step(pipe, request, preview).mse
+
+    plain = mse("red square")
+    assert mse("(red:1.0) square") == plain
+    assert mse("red square <lora:anything:0.8>") == plain
+    assert mse("(red:1.6) square") != plain

@@ -21,9 +21,11 @@ from studio.core.explore_requests import (
     StepFrame,
     StepsRecorded,
 )
+from studio.core.lora import strip_lora_tags
 from studio.core.records import ImageResult, ResultSaver
 from studio.core.requests import JobKind
 from studio.engine.preview import LinearPreview, X0Tap, preview_for_model
+from studio.engine.prompt_weights import text_kwargs
 from studio.engine.runner import JobControl
 
 
@@ -123,13 +125,22 @@ def noise_step(pipe, request: NoiseStepRequest, preview: LinearPreview) -> Noise
     schedule = DDPMScheduler.from_config(pipe.scheduler.config)
     t = torch.tensor([request.timestep], device=device)
     noisy = schedule.add_noise(latents, noise, t)
-    embeddings = pipe.encode_prompt(request.prompt, device, 1, False)[0]
+    embeddings = _embeddings(pipe, request.prompt, device)
     predicted = pipe.unet(noisy.to(dtype), t, encoder_hidden_states=embeddings).sample.float()
     abar = float(schedule.alphas_cumprod[request.timestep])
     x0 = (noisy - (1 - abar) ** 0.5 * predicted) / abar**0.5
     mse = float(torch.nn.functional.mse_loss(predicted, noise))
     return NoiseStepResult(request.timestep, _decode(pipe, noisy), preview.to_rgb(noise),
                            preview.to_rgb(predicted), _decode(pipe, x0), mse)
+
+
+def _embeddings(pipe, prompt: str, device) -> torch.Tensor:  # noqa: ANN001
+    """The prompt as the generation path reads it: A1111 weights and 75-token chunks; LoRA
+    tags are taken out (a noise step does not load adapters)."""
+    kwargs = text_kwargs(pipe, strip_lora_tags(prompt))
+    if "prompt_embeds" in kwargs:
+        return kwargs["prompt_embeds"]
+    return pipe.encode_prompt(kwargs["prompt"], device, 1, False)[0]
 
 
 def run_noise_step(job_id: int, request: NoiseStepRequest, ctx, control: JobControl,  # noqa: ANN001
