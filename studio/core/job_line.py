@@ -104,3 +104,10 @@ class JobLine(Generic[R]):
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
+
+    def stop_and_join(self, thread: threading.Thread, timeout: float) -> bool:
+        """Stop taking jobs and wait for the `thread` serving this line; True if it ended."""
+        self.stop()
+        if thread.is_alive():
+            thread.join(timeout)
+        return not thread.is_alive()

@@ -116,10 +116,7 @@ class EngineWorker:
     def shutdown(self, timeout: float = 10.0) -> bool:
         """Cancel everything, stop the thread; True when it ended within `timeout`."""
         self.cancel_all()
-        self._line.stop()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-        return not self._thread.is_alive()
+        return self._line.stop_and_join(self._thread, timeout)
 
     def _serve(self) -> None:
         setup_error: str | None = None

@@ -119,10 +119,7 @@ class RemoteBackend:
 
     def shutdown(self, timeout: float = 10.0) -> bool:
         self.cancel_all()
-        self._line.stop()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-        return not self._thread.is_alive()
+        return self._line.stop_and_join(self._thread, timeout)
 
     # --- plain requests --------------------------------------------------------------------
 
