@@ -4,7 +4,8 @@ Every route needs `Authorization: Bearer <token>`. `POST /jobs` takes `{"request
 request as `request_codec` JSON, input images inside it) and answers with the job's events as
 NDJSON; `POST /jobs/{job}/cancel` cancels it; `GET /models` lists the models by name;
 `GET /health` says the server is up. Model paths are the server's: a request names a model
-(`model_name`, or the last part of `model_path`) and the server substitutes its own path.
+(`model_name`, or the last part of `model_path`) and the server substitutes its own path; an
+upscale job uses the server's built-in SR model or Lanczos.
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ from PIL import Image
 
 from studio.core.request_codec import decode_request, encode_request
 from studio.core.requests import GenerateRequest
+from studio.core.upscale import UpscaleRequest, UpscalerKind
+from studio.core.upscaler_catalog import EMBEDDED_SR_DIR
 from studio.remote import protocol
 
 UPSCALERS = ("", "lanczos")  # a client may not name an upscaler file on the server
+REMOTE_UPSCALERS = (UpscalerKind.SR, UpscalerKind.LANCZOS)  # upscale jobs: no client files
 
 
 @dataclass(frozen=True)
@@ -109,15 +113,30 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def check_request(body: bytes, config: ApiConfig) -> tuple[dict[str, Any], str]:
-    """The request rewritten onto the server's model path, and its model name; else 400/413."""
+    """The request rewritten onto the server's paths, and the model to route it by; else
+    400/413. Generation jobs name one of the server's models; upscale jobs use the
+    server's built-in SR model or Lanczos."""
     try:
         data = json.loads(body)
         request = decode_request(data.get("request") if isinstance(data, dict) else None)
     except (ValueError, TypeError) as exc:
         raise HTTPException(400, f"bad request: {exc}") from None
-    if not isinstance(request, GenerateRequest):
-        raise HTTPException(400, "this server runs image generation jobs only "
-                                 "(txt2img, img2img, inpaint)")
+    if isinstance(request, GenerateRequest):
+        request, name = _check_generate(request, config)
+    elif isinstance(request, UpscaleRequest):
+        request, name = _check_upscale(request, config.limits)
+    else:
+        raise HTTPException(400, "this server runs image generation (txt2img, img2img, "
+                                 "inpaint) and upscale jobs only")
+    try:
+        request.validate()
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return encode_request(request), name
+
+
+def _check_generate(request: GenerateRequest, config: ApiConfig
+                    ) -> tuple[GenerateRequest, str]:
     _check_size(request, config.limits)
     name = request.model_name or request.model_path.replace("\\", "/").rsplit("/", 1)[-1]
     if name not in config.models:
@@ -128,12 +147,20 @@ def check_request(body: bytes, config: ApiConfig) -> tuple[dict[str, Any], str]:
     if request.outpaint_fill_model:  # a file path on the server: never the client's to name
         raise HTTPException(400, "the model fill (an inpainting model file) runs on a local "
                                  "engine only; choose edge, mirror or noise")
-    request = dataclasses.replace(request, model_path=config.models[name], model_name=name)
-    try:
-        request.validate()
-    except ValueError as exc:
-        raise HTTPException(400, str(exc)) from None
-    return encode_request(request), name
+    return dataclasses.replace(request, model_path=config.models[name], model_name=name), name
+
+
+def _check_upscale(request: UpscaleRequest, limits: Limits) -> tuple[UpscaleRequest, str]:
+    """The built-in SR model (the server's copy) or Lanczos; the output within the limits."""
+    if request.kind not in REMOTE_UPSCALERS:
+        raise HTTPException(400, "this server upscales with its built-in SR model or Lanczos "
+                                 f"only, not {request.kind.label}")
+    if request.output_width * request.output_height > limits.max_pixels:
+        raise HTTPException(413, f"a {request.output_width}×{request.output_height} result is "
+                                 f"larger than this server allows ({limits.max_pixels} pixels)")
+    _check_image(request.image, limits)
+    path = str(EMBEDDED_SR_DIR) if request.kind is UpscalerKind.SR else ""
+    return dataclasses.replace(request, model_path=path), f"upscale-{request.kind.value}"
 
 
 def _check_size(request: GenerateRequest, limits: Limits) -> None:
@@ -143,16 +170,19 @@ def _check_size(request: GenerateRequest, limits: Limits) -> None:
     if request.batch_count > limits.max_batch:
         raise HTTPException(413, f"at most {limits.max_batch} images per job")
     for raw in (request.init_image, request.mask_image):
-        if raw is None:
-            continue
-        try:
-            with Image.open(io.BytesIO(raw)) as image:
-                width, height = image.size
-        except Exception:  # noqa: BLE001 - any undecodable input is the client's error
-            raise HTTPException(400, "an input image could not be read") from None
-        if width * height > limits.max_pixels:
-            raise HTTPException(413, f"an input image of {width}×{height} is larger than "
-                                     f"this server allows ({limits.max_pixels} pixels)")
+        if raw is not None:
+            _check_image(raw, limits)
+
+
+def _check_image(raw: bytes, limits: Limits) -> None:
+    try:
+        with Image.open(io.BytesIO(raw)) as image:
+            width, height = image.size
+    except Exception:  # noqa: BLE001 - any undecodable input is the client's error
+        raise HTTPException(400, "an input image could not be read") from None
+    if width * height > limits.max_pixels:
+        raise HTTPException(413, f"an input image of {width}×{height} is larger than "
+                                 f"this server allows ({limits.max_pixels} pixels)")
 
 
 async def _job_stream(gateway: Gateway, job: str, model: str,
