@@ -8,6 +8,7 @@ from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPen, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from studio.ui import extend_handles
 from studio.ui.mask_layer import MaskLayer
 from studio.ui.mask_overlay import AUTO, OVERLAY_COLORS, contrast_color, render_overlay
 
@@ -34,6 +35,7 @@ class ImageCanvas(QWidget):
     brush_changed = Signal()
     image_dropped = Signal(str)  # a local image file dropped on the canvas
     image_changed = Signal()  # a new (non-preview) image is shown
+    extend_dragged = Signal(str, int)  # an outpaint handle was dragged: side, image px
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -56,6 +58,8 @@ class ImageCanvas(QWidget):
         self._auto_color: tuple[tuple[int, int], QColor] | None = None
         self.mask_opacity = 0.5
         self.region_preview: tuple[QImage, QRect] | None = None
+        self._extend_handles = False  # outpaint handles on the border (the Edit tab's)
+        self._extend_drag: tuple[str, QPointF, int] | None = None  # side, start, pixels
         self._stroke_last: QPointF | None = None
         self._cursor_pos: QPointF | None = None
         self._space_down = False
@@ -117,11 +121,24 @@ class ImageCanvas(QWidget):
         self.placeholder = text
         self.update()
 
+    @property
+    def extend_handles(self) -> bool:
+        """Whether the outpaint handles show on the image's border (fitting leaves room)."""
+        return self._extend_handles
+
+    @extend_handles.setter
+    def extend_handles(self, shown: bool) -> None:
+        if shown != self._extend_handles:
+            self._extend_handles = shown
+            if self._fit_mode:
+                self.fit()
+            self.update()
+
     def fit(self) -> None:
         self._fit_mode = True
         if self.image is None or self.image.isNull():
             return
-        margin = 24
+        margin = 24 + (2 * extend_handles.ROOM if self._extend_handles else 0)
         scale_w = (self.width() - margin) / self.image.width()
         scale_h = (self.height() - margin) / self.image.height()
         self._set_zoom(max(_MIN_ZOOM, min(scale_w, scale_h)))
@@ -182,7 +199,17 @@ class ImageCanvas(QWidget):
             return True
         return not (self.painting and self.mask is not None) or self._space_down
 
+    def _handle_at(self, point: QPointF) -> str | None:
+        if not self.extend_handles or self.image is None or self.is_preview:
+            return None
+        return extend_handles.handle_at(self.image_rect(), point)
+
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        side = (self._handle_at(event.position())
+                if event.button() == Qt.MouseButton.LeftButton else None)
+        if side is not None:
+            self._extend_drag = (side, event.position(), 0)
+            return
         if event.button() == Qt.MouseButton.LeftButton and not self._wants_pan(event):
             self.mask.begin()  # type: ignore[union-attr]
             self._stroke_last = self.widget_to_image(event.position())
@@ -195,7 +222,12 @@ class ImageCanvas(QWidget):
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         old_cursor = self._cursor_pos
         self._cursor_pos = event.position()
-        if self._stroke_last is not None:
+        if self._extend_drag is not None:
+            side, start, _ = self._extend_drag
+            pixels = extend_handles.dragged_pixels(side, start, event.position(), self.zoom)
+            self._extend_drag = (side, start, pixels)
+            self.update()
+        elif self._stroke_last is not None:
             self._paint_to(self.widget_to_image(event.position()))
         elif self._drag_from is not None:
             self._fit_mode = False
@@ -204,8 +236,25 @@ class ImageCanvas(QWidget):
             self.update()
         elif self.painting and self.mask is not None:
             self._update_cursor_outline(old_cursor)
+        self._hover_cursor(event.position())
+
+    def _hover_cursor(self, point: QPointF) -> None:
+        """A resize cursor over an outpaint handle (and while dragging one)."""
+        side = self._extend_drag[0] if self._extend_drag else self._handle_at(point)
+        if side is not None:
+            horizontal = side in ("left", "right")
+            self.setCursor(Qt.CursorShape.SizeHorCursor if horizontal
+                           else Qt.CursorShape.SizeVerCursor)
+        elif self._drag_from is None:
+            self.unsetCursor()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._extend_drag is not None:
+            side, _, pixels = self._extend_drag
+            self._extend_drag = None
+            self.update()
+            if pixels > 0:
+                self.extend_dragged.emit(side, pixels)
         if self._stroke_last is not None:
             self._stroke_last = None
             self.mask.end()  # type: ignore[union-attr]
@@ -293,8 +342,11 @@ class ImageCanvas(QWidget):
             self._paint_mask_overlay(painter, rect, event.rect())
         painter.setPen(QPen(QColor(0, 0, 0, 120), 1))
         painter.drawRect(rect.adjusted(-0.5, -0.5, 0.5, 0.5))
-        if self.painting and self.mask is not None and self._cursor_pos is not None:
+        if self.painting and self.mask is not None and self._cursor_pos is not None \
+                and self._extend_drag is None:
             self._paint_brush_outline(painter)
+        if self.extend_handles and not self.is_preview:
+            self._paint_extend_handles(painter, rect)
 
     def set_mask_color(self, choice: str) -> None:
         """Overlay colour: a name in OVERLAY_COLORS, or AUTO (contrasts with the image)."""
@@ -330,6 +382,37 @@ class ImageCanvas(QWidget):
         for color, width in ((QColor(0, 0, 0, 180), 3), (QColor(255, 255, 255, 230), 1)):
             painter.setPen(QPen(color, width))
             painter.drawEllipse(self._cursor_pos, r, r)
+
+    def _paint_extend_handles(self, painter: QPainter, rect: QRectF) -> None:
+        """The four border tabs; while one is dragged, the grown canvas and its size."""
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor(0, 0, 0, 200), 1))
+        painter.setBrush(QColor(235, 235, 235, 230))
+        for handle in extend_handles.handle_rects(rect).values():
+            painter.drawRoundedRect(handle, 3, 3)
+        if self._extend_drag is None or not self._extend_drag[2]:
+            return
+        side, _, pixels = self._extend_drag
+        grown = extend_handles.extended_rect(rect, side, pixels, self.zoom)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for color, style in ((QColor(0, 0, 0, 200), Qt.PenStyle.SolidLine),
+                             (QColor(255, 255, 255, 230), Qt.PenStyle.DashLine)):
+            painter.setPen(QPen(color, 1.5, style))
+            painter.drawRect(grown)
+        self._paint_drag_label(painter, f"{side} +{pixels} px")
+
+    def _paint_drag_label(self, painter: QPainter, text: str) -> None:
+        """`text` in a dark box beside the cursor, kept inside the widget."""
+        box = QRectF(painter.fontMetrics().boundingRect(text)).adjusted(-6, -3, 6, 3)
+        at = (self._cursor_pos or QPointF(0, 0)) + QPointF(14, 14)
+        x = min(max(2.0, at.x()), self.width() - box.width() - 2)
+        y = min(max(2.0, at.y()), self.height() - box.height() - 2)
+        box.moveTo(x, y)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(20, 20, 24, 220))
+        painter.drawRoundedRect(box, 4, 4)
+        painter.setPen(QColor(255, 255, 255))
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
 
     def _paint_placeholder(self, painter: QPainter) -> None:
         painter.setPen(self.palette().color(self.foregroundRole()).darker(140))

@@ -150,12 +150,13 @@ class EditController(QObject):
         if self.tabs.currentWidget() is self.panel:
             self._show_source()
         else:
-            self.canvas.painting = False
+            self.canvas.painting = self.canvas.extend_handles = False
             self.canvas.update()
 
     def _update_painting(self) -> None:
         active = self.tabs.currentWidget() is self.panel
         self.canvas.painting = active and self.panel.inpainting and self.canvas.mask is not None
+        self.canvas.extend_handles = active and self.source is not None
         self.canvas.update()
         self._update_run_button()
 

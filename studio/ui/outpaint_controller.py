@@ -41,12 +41,21 @@ class OutpaintController(QObject):
         self.edit, self.box = edit, box
         self.jobs: set[int] = set()
         box.extend_requested.connect(self.extend)
+        edit.canvas.extend_dragged.connect(self._on_handle_dragged)
         signals = edit.runner.signals
         for signal in (signals.failed, signals.cancelled):
             signal.connect(lambda job, *_: self._on_stopped(job))
         signals.result.connect(self._on_result)
         signals.finished.connect(lambda job, *_: self.jobs.discard(job))
         self.source_label = source_label
+
+    def _on_handle_dragged(self, side: str, pixels: int) -> None:
+        """A border handle was dragged: that side's field takes the size; Extend runs it."""
+        self.box.side_boxes[side].setValue(pixels)
+        sides = ", ".join(f"{name} {value} px" for name, value in
+                          self.box.sides().as_dict().items() if value)
+        self.edit.notice.show_message(f"Extend by {sides}: press Extend (drag another "
+                                      "handle to add a side).", "info")
 
     def request(self) -> GenerateRequest | None:
         """The outpaint request, or None (with a notice) when it cannot run."""
