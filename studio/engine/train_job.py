@@ -31,11 +31,7 @@ def run_train(job_id: int, request: TrainRequest, ctx, control: JobControl,  # n
                             request.steps, request.size, **dict(request.overrides))
     session = TrainSession(config, models / request.name)
     events.engine_status("Loading images and encoding them with the VAE…")
-    result = _drive(session, job_id, control, events)
-    emit_data(events, job_id,
-              TrainDone(result.steps, str(result.model_dir) if result.model_dir else None))
-    _end(result, control)
-    return []
+    return _run_session(session, TrainDone, job_id, control, events)
 
 
 def run_train_lora(job_id: int, request: LoraTrainRequest, ctx,  # noqa: ANN001
@@ -56,11 +52,7 @@ def run_train_lora(job_id: int, request: LoraTrainRequest, ctx,  # noqa: ANN001
     values.update(dict(request.overrides))
     session = LoraSession(LoraTrainConfig(**values))  # type: ignore[arg-type]
     events.engine_status("Loading images and encoding them with the model's VAE…")
-    result = _drive(session, job_id, control, events)
-    emit_data(events, job_id,
-              LoraDone(result.steps, str(result.model_dir) if result.model_dir else None))
-    _end(result, control)
-    return []
+    return _run_session(session, LoraDone, job_id, control, events)
 
 
 def _folder(text: str) -> Path:
@@ -70,8 +62,10 @@ def _folder(text: str) -> Path:
     return data
 
 
-def _drive(session, job_id: int, control: JobControl, events):  # noqa: ANN001, ANN202
-    """Run `session`: each step's loss and progress, sample grids, pause and cancel."""
+def _run_session(session, outcome: type, job_id: int, control: JobControl,  # noqa: ANN001
+                 events) -> list[ImageResult]:
+    """Run `session`: each step's loss and progress, sample grids, pause and cancel; then
+    `outcome(steps, output path or None)` goes to the GUI. A cancelled run ends cancelled."""
 
     def on_step(step: int, total: int, loss: float) -> None:
         if control.cancel.is_set() or control.keep.is_set():
@@ -83,9 +77,9 @@ def _drive(session, job_id: int, control: JobControl, events):  # noqa: ANN001, 
     def on_sample(step: int, image: object) -> None:
         emit_data(events, job_id, TrainSample(step, image))
 
-    return session.run(on_step, on_sample)
-
-
-def _end(result, control: JobControl) -> None:  # noqa: ANN001
-    if result.model_dir is None and control.cancel.is_set():
+    result = session.run(on_step, on_sample)
+    output = str(result.model_dir) if result.model_dir else None
+    emit_data(events, job_id, outcome(result.steps, output))
+    if output is None and control.cancel.is_set():
         raise JobCancelled()
+    return []
