@@ -94,3 +94,33 @@ def test_blur_zero_is_a_hard_paste_of_the_corrected_crop():
     inside = mask > 127
     assert np.array_equal(out[inside], gen[inside])
     assert np.array_equal(out[~inside], src[~inside])
+
+
+def test_local_colour_step_at_the_edge_is_smaller_than_plain():
+    """The model painted the whole masked area a different shade (+40 red, −30 blue) and left
+    the rest as it was, so there is no drift outside to measure: ours still halves the local
+    colour step at the mask edge (below plain's), while the middle keeps the new shade and
+    pixels where the envelope is 0 stay exact."""
+    src = texture(8, spread=10)
+    gen = src.astype(int)
+    gen[20:44, 20:44] += (40, 10, -30)
+    gen = np.clip(gen, 0, 255).astype(np.uint8)
+    mask = square_mask()
+    ours = np.asarray(paste_back(Image.fromarray(src), Image.fromarray(gen), mask,
+                                 (0, 0, 64, 64), 4))
+    no_edge = np.asarray(paste_back(Image.fromarray(src), Image.fromarray(gen), mask,
+                                    (0, 0, 64, 64), 4, edge_match=0))
+    inner, outer = np.zeros((64, 64), bool), np.zeros((64, 64), bool)
+    inner[20:44, 20:44], inner[23:41, 23:41] = True, False  # 3 px inside the edge
+    outer[17:47, 17:47], outer[20:44, 20:44] = True, False  # 3 px outside
+
+    def step(img: np.ndarray) -> float:
+        f = img.astype(float)
+        return float(np.abs(f[inner].mean(0) - f[outer].mean(0)).sum())
+
+    assert step(ours) < 0.7 * step(plain(src, gen, mask))
+    assert step(ours) < 0.7 * step(no_edge)
+    centre = ours[30:34, 30:34].astype(float).mean((0, 1)) - src[30:34, 30:34].mean((0, 1))
+    assert np.abs(centre - (40, 10, -30)).max() < 4
+    keep = feather(mask, 4) == 0
+    assert np.array_equal(ours[keep], src[keep])

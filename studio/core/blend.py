@@ -10,6 +10,14 @@ removes the colour step at the mask edge while the generated detail stays as it 
 `multiband_blend` then joins the corrected crop to the source band by band (a Laplacian stack,
 Burt & Adelson 1983): fine detail crosses over a narrow zone around the mask edge (no ghosting
 of two textures), coarse shading over a wide one (no visible colour ramp).
+
+The drift field only sees the model's colour cast (it is measured beyond the model's spill);
+what the model paints right at the mask edge can still differ in local colour from the source
+just outside (a lighter shade of the same wall, a slightly different background). `edge_field`
+measures that local step (mean colours of bands just outside and just inside, averaged along the
+edge), keeps only the part larger than the source's own step at that place, and fades it out
+over a couple of band widths into the mask: a membrane-like correction limited to the edge zone,
+so new content further in keeps its own colour.
 """
 
 from __future__ import annotations
@@ -93,6 +101,38 @@ def drift_field(original: np.ndarray, generated: np.ndarray, inside: np.ndarray,
     return box_blur(field, max(1, radius // 2), passes=2)
 
 
+def edge_field(original: np.ndarray, generated: np.ndarray, inside: np.ndarray,
+               width: int) -> np.ndarray:
+    """(H, W, C) correction for `generated` inside the mask: its excess colour step at the edge.
+
+    Band means, each averaged over ≈`width` px along the edge: the source just outside
+    `inside` and just inside (`width`-px bands), the generated crop just inside. Where the
+    crop's inner mean lies between the source's two (per channel) its step is no larger than
+    the source's own there (a natural gradient, or the edge of a removed object) and nothing
+    is corrected; otherwise the correction moves it to the nearer of them. Filled smoothly and
+    weighted 1 on the mask's edge pixels, falling smoothly (smoothstep of the blurred mask,
+    flat at the edge) to ≈0 about 2·width px in, and 0 outside.
+    """
+    if width <= 0 or not inside.any() or inside.all():
+        return np.zeros(generated.shape, np.float32)
+    outer = _grow(inside, width) & ~inside
+    inner = inside & _grow(~inside, width)
+    src = original.astype(np.float32)
+    src_out, src_in = normalized_blur(src, outer, width), normalized_blur(src, inner, width)
+    gen_in = normalized_blur(generated.astype(np.float32), inner, width)
+    target = np.clip(gen_in, np.minimum(src_in, src_out), np.maximum(src_in, src_out))
+    reach = (box_blur(outer, width) > 1e-3) & (box_blur(inner, width) > 1e-3) & (outer | inner)
+    step = smooth_fill(target - gen_in, reach)
+    fade = np.clip(2 * gaussian((~inside).astype(np.float32), width), 0, 1)
+    fade = fade * fade * (3 - 2 * fade) * inside
+    return fade[..., None] * step
+
+
+def _grow(region: np.ndarray, pixels: int) -> np.ndarray:
+    """`region` dilated by `pixels` (square)."""
+    return box_blur(region.astype(np.float32), pixels, passes=1) > 0
+
+
 def gaussian(values: np.ndarray, sigma: float) -> np.ndarray:
     """≈ Gaussian blur of an (H, W[, C]) float array (3 box passes), edges clamped."""
     if sigma <= 0:
@@ -125,7 +165,5 @@ def multiband_blend(source: np.ndarray, generated: np.ndarray, inside: np.ndarra
 
 def band_weight(inside: np.ndarray, sigma: float, grow: int) -> np.ndarray:
     """(H, W, 1) weights: `inside` grown by `grow` px (square), blurred by ≈σ."""
-    mask = inside.astype(np.float32)
-    if grow > 0:
-        mask = box_blur(mask, grow, passes=1) > 0
+    mask = _grow(inside, grow) if grow > 0 else inside
     return np.clip(gaussian(mask.astype(np.float32), sigma), 0, 1)[..., None]

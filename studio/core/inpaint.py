@@ -7,13 +7,16 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-from studio.core.blend import drift_field, multiband_blend
+from studio.core.blend import drift_field, edge_field, multiband_blend
 from studio.core.images import plain_mode
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom (right/bottom exclusive)
 # A mask pixel above this is repainted: the paste-back blends through the feathered
 # `mask > MASK_THRESHOLD` area and copies every other pixel exactly from the source.
 MASK_THRESHOLD = 127
+# How much of the generated crop's excess colour step at the mask edge the paste-back removes
+# (low frequencies only): 0.5 meets halfway, as a 50 % alpha at the edge would.
+EDGE_MATCH = 0.5
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,17 @@ def match_colors(generated: np.ndarray, original: np.ndarray, inside: np.ndarray
     return np.clip(np.round(generated.astype(np.float32) + field), 0, 255).astype(np.uint8)
 
 
+def match_edge(generated: np.ndarray, original: np.ndarray, inside: np.ndarray,
+               width: int, strength: float = EDGE_MATCH) -> np.ndarray:
+    """`generated` with its local colour step at the mask edge, beyond the source's own step
+    there, reduced by `strength` (`blend.edge_field`: `width`-px bands either side of the
+    edge, faded out over about 2·width px into the mask); detail and content further in are
+    untouched."""
+    field = edge_field(original, generated, inside, width)
+    return np.clip(np.round(generated.astype(np.float32) + strength * field),
+                   0, 255).astype(np.uint8)
+
+
 def composite(original: np.ndarray, generated: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """original·(1−w) + generated·w, with pixels where w == 0 copied exactly."""
     w = weights[..., None]
@@ -151,13 +165,17 @@ def _grown(inside: np.ndarray, pixels: int) -> np.ndarray:
 
 
 def blend_region(original: np.ndarray, generated: np.ndarray, inside: np.ndarray,
-                 envelope: np.ndarray, blur: float, color_match: bool = True) -> np.ndarray:
+                 envelope: np.ndarray, blur: float, color_match: bool = True,
+                 edge_match: float = EDGE_MATCH) -> np.ndarray:
     """The seam-free blend of one crop: colour drift removed (measured beyond the model's
-    spill of about `blur` px past the mask), then a multi-band blend of generated and
-    original, cut off by `envelope` (pixels where it is 0 are copied exactly)."""
+    spill of about `blur` px past the mask), the remaining local colour step at the mask edge
+    reduced by `edge_match` (`match_edge`, bands of `blur` px), then a multi-band blend of
+    generated and original, cut off by `envelope` (pixels where it is 0 are copied exactly)."""
     if color_match:
         spill = _grown(inside, max(1, round(blur)))
         generated = match_colors(generated, original, spill, max(2, round(2 * blur)))
+        if blur > 0 and edge_match > 0:
+            generated = match_edge(generated, original, inside, max(1, round(blur)), edge_match)
     if blur <= 0:
         return composite(original, generated, envelope)
     mixed = multiband_blend(original, generated, inside, blur)
@@ -168,8 +186,10 @@ def blend_region(original: np.ndarray, generated: np.ndarray, inside: np.ndarray
 
 
 def paste_back(original: Image.Image, generated_box: Image.Image, mask: np.ndarray,
-               box: Box, blur: float, color_match: bool = True) -> Image.Image:
-    """Put a generated crop back into `original`, blending within the feathered mask."""
+               box: Box, blur: float, color_match: bool = True,
+               edge_match: float = EDGE_MATCH) -> Image.Image:
+    """Put a generated crop back into `original`, blending within the feathered mask
+    (`color_match` off: no drift or edge colour correction; `edge_match`: see `match_edge`)."""
     base = np.asarray(original).copy()
     size = (box[2] - box[0], box[3] - box[1])
     crop = np.asarray(generated_box.resize(size, Image.Resampling.LANCZOS).convert("RGB"))
@@ -177,5 +197,5 @@ def paste_back(original: Image.Image, generated_box: Image.Image, mask: np.ndarr
     envelope = feather(mask, blur)[box[1]:box[3], box[0]:box[2]]
     inside = mask[box[1]:box[3], box[0]:box[2]] > MASK_THRESHOLD
     base[box[1]:box[3], box[0]:box[2]] = blend_region(region, crop, inside, envelope, blur,
-                                                      color_match)
+                                                      color_match, edge_match)
     return Image.fromarray(base)
