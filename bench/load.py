@@ -150,6 +150,8 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()))
     args = parser.parse_args()
     results: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "archs": {}}
+    if RESULTS.is_file():  # architectures not run this time keep their last figures
+        results["archs"] = json.loads(RESULTS.read_text()).get("archs", {})
     for arch in args.archs.split(","):
         disk, mem = _free_gb(args.workdir)
         need_disk, need_mem = NEEDS_GB[arch]
