@@ -12,11 +12,12 @@ names) and held-out photos (the `studio data photos` sources' held-out split, ev
   generated crop and the source, measured beyond the model's spill (mask grown by the blur) and
   low-passed (8 px), is filled smoothly into the mask and removed; the crop's remaining local
   colour step at the mask edge (mean of a 4-px band just inside vs. the source's just outside,
-  averaged 4 px along the edge), where it exceeds the source's own step there, is halved,
-  fading out over ~8 px into the mask (`match_edge`); then a multi-band blend
-  (Laplacian stack: fine detail crosses over within ~2 px of the mask edge, coarse shading over
-  ~8 px) inside an envelope reaching ~2·blur px out of the mask, beyond which every pixel is
-  the source's exactly;
+  averaged 4 px along the edge), where it exceeds the source's own step there, is removed by a
+  field that fades out over ~8 px into the mask and is blurred by 2 px across the edge, so it
+  draws no outline of the mask (about half acts at the edge pixels; `match_edge`); then a
+  multi-band blend (Laplacian stack: fine detail crosses over within ~2 px of the mask edge,
+  coarse shading over ~8 px) inside an envelope reaching ~2·blur px out of the mask, beyond
+  which every pixel is the source's exactly;
 - plain paste-back (A1111's default: the mask Gaussian-blurred by 4 as alpha, no colour
   correction).
 
@@ -239,8 +240,9 @@ def main() -> int:
     report = {"model": str(MODEL.relative_to(ROOT)), "size": SIZE, "mask_blur": BLUR,
               "steps": 25, "scheduler": "DDPM", "plain": "A1111 default: mask blur 4, "
               "no colour correction", "ours": "drift field (measured beyond mask+4 px, "
-              "8 px low-pass) + edge match (excess colour step at the mask edge halved, "
-              "4-px bands) + multi-band blend in a 2*blur px envelope",
+              "8 px low-pass) + edge match (excess colour step at the mask edge, "
+              "4-px bands, blurred across the edge: about half at the edge) + multi-band "
+              "blend in a 2*blur px envelope",
               "seconds": round(time.perf_counter() - start, 1),
               "results": results, "goals": goals(results)}
     print(table(results))

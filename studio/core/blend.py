@@ -103,15 +103,17 @@ def drift_field(original: np.ndarray, generated: np.ndarray, inside: np.ndarray,
 
 def edge_field(original: np.ndarray, generated: np.ndarray, inside: np.ndarray,
                width: int) -> np.ndarray:
-    """(H, W, C) correction for `generated` inside the mask: its excess colour step at the edge.
+    """(H, W, C) correction for `generated` at the mask edge: its excess colour step there.
 
     Band means, each averaged over ≈`width` px along the edge: the source just outside
     `inside` and just inside (`width`-px bands), the generated crop just inside. Where the
     crop's inner mean lies between the source's two (per channel) its step is no larger than
     the source's own there (a natural gradient, or the edge of a removed object) and nothing
     is corrected; otherwise the correction moves it to the nearer of them. Filled smoothly and
-    weighted 1 on the mask's edge pixels, falling smoothly (smoothstep of the blurred mask,
-    flat at the edge) to ≈0 about 2·width px in, and 0 outside.
+    weighted 1 on the mask's edge pixels, falling smoothly (smoothstep of the blurred mask) to
+    ≈0 about 2·width px in, 0 outside; then blurred by width/2 px, so it has no step of its
+    own at the edge: one would draw the mask's outline into the result wherever the crop's
+    colour changes within the band (its band mean differs from its edge pixels).
     """
     if width <= 0 or not inside.any() or inside.all():
         return np.zeros(generated.shape, np.float32)
@@ -125,7 +127,7 @@ def edge_field(original: np.ndarray, generated: np.ndarray, inside: np.ndarray,
     step = smooth_fill(target - gen_in, reach)
     fade = np.clip(2 * gaussian((~inside).astype(np.float32), width), 0, 1)
     fade = fade * fade * (3 - 2 * fade) * inside
-    return fade[..., None] * step
+    return gaussian(fade[..., None] * step, width / 2)
 
 
 def _grow(region: np.ndarray, pixels: int) -> np.ndarray:

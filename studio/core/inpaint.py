@@ -15,8 +15,9 @@ Box = tuple[int, int, int, int]  # left, top, right, bottom (right/bottom exclus
 # `mask > MASK_THRESHOLD` area and copies every other pixel exactly from the source.
 MASK_THRESHOLD = 127
 # How much of the generated crop's excess colour step at the mask edge the paste-back removes
-# (low frequencies only): 0.5 meets halfway, as a 50 % alpha at the edge would.
-EDGE_MATCH = 0.5
+# (low frequencies only). The correction is blurred across the edge (no outline of the mask),
+# so at the edge pixels about half of it acts: 1.0 there meets halfway, like a 50 % alpha.
+EDGE_MATCH = 1.0
 
 
 @dataclass(frozen=True)
