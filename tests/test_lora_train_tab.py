@@ -38,11 +38,12 @@ def _lora_panel(window, folder, loras_dir, steps):
 def test_the_panel_shows_the_lora_settings_only_for_a_lora(studio_window):  # noqa: F811
     panel = studio_window.train.panel
     rows = {name: widget for name, widget in (("preset", panel.preset), ("size", panel.size),
-                                              ("rank", panel.rank), ("caption", panel.caption))}
+                                              ("rank", panel.rank), ("caption", panel.caption),
+                                              ("text encoder", panel.text_encoder))}
     visible = lambda: {n for n, w in rows.items() if w.isVisibleTo(panel)}  # noqa: E731
     assert visible() == {"preset", "size"} and panel.name.text() == "my-model"
     panel.what.setCurrentIndex(panel.what.findData("lora"))
-    assert visible() == {"rank", "caption"} and panel.name.text() == "my-lora"
+    assert visible() == {"rank", "caption", "text encoder"} and panel.name.text() == "my-lora"
     assert "<lora:NAME:1>" in panel.status.text()
     panel.name.setText("kept")
     panel.what.setCurrentIndex(panel.what.findData("model"))
@@ -56,6 +57,7 @@ def test_the_train_tab_trains_a_lora_for_the_selected_model(qtbot, studio_window
     panel.name.setText("magenta ink")
     panel.rank.setValue(2)
     panel.caption.setText("a square")
+    panel.text_encoder.setChecked(True)
     assert controller.start(**TINY_RUN)
     job = controller.job
     qtbot.waitUntil(lambda: window.queue.get(job) is not None, timeout=5_000)
@@ -68,6 +70,7 @@ def test_the_train_tab_trains_a_lora_for_the_selected_model(qtbot, studio_window
     assert controller.result.path == str(path)
     state = load_file(str(path))
     assert {k.rsplit(".", 2)[-2] for k in state} == {"lora_A", "lora_B"}
+    assert {k.split(".", 1)[0] for k in state} == {"unet", "text_encoder"}
     assert all(v.shape[0] == 2 for k, v in state.items() if "lora_A" in k)  # the rank asked
     assert len(controller.losses) == 4 and panel.samples.pixmap() is not None
     assert "<lora:magenta-ink:1>" in panel.status.text() and panel.start.isEnabled()
@@ -105,7 +108,7 @@ def test_lora_requests_are_checked(changes, message):
 
 
 def test_a_lora_request_is_a_train_job_that_survives_the_queue_file():
-    request = LoraTrainRequest("/data", "/models/m", "/loras", "ink", 40, 8, "a cat",
+    request = LoraTrainRequest("/data", "/models/m", "/loras", "ink", 40, 8, "a cat", True,
                                (("lr", 0.01),))
     assert request_kind(request) == "train" and request_summary(request) == "LoRA ink (40 steps)"
     assert decode_request(encode_request(request)) == request

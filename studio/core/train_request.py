@@ -62,6 +62,7 @@ class LoraTrainRequest:
     steps: int = 400
     rank: int = 4
     caption: str = ""  # for images without a .txt sidecar
+    text_encoder: bool = False  # adapters on the text encoder too
     overrides: tuple[tuple[str, object], ...] = ()
 
     def validate(self) -> None:

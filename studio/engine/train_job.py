@@ -47,7 +47,8 @@ def run_train_lora(job_id: int, request: LoraTrainRequest, ctx,  # noqa: ANN001
     loras = Path(request.loras_dir)
     values = dict(data=str(data), out=str(loras / f"{request.name}.safetensors"),
                   model=str(model), steps=request.steps, rank=request.rank,
-                  caption=request.caption, threads=0, work=str(loras / ".runs" / request.name),
+                  caption=request.caption, text_encoder=request.text_encoder, threads=0,
+                  work=str(loras / ".runs" / request.name),
                   device=ctx.plan.device)
     values.update(dict(request.overrides))
     session = LoraSession(LoraTrainConfig(**values))  # type: ignore[arg-type]

@@ -117,7 +117,8 @@ class TrainController(QObject):
         name = safe_name(self.panel.name.text()) if self.panel.name.text().strip() else "my-lora"
         return LoraTrainRequest(folder, str(entry.path), str(self.loras_dir), name,
                                 self.panel.steps.value(), self.panel.rank.value(),
-                                self.panel.caption.text().strip(), tuple(overrides.items()))
+                                self.panel.caption.text().strip(),
+                                self.panel.text_encoder.isChecked(), tuple(overrides.items()))
 
     def toggle_pause(self) -> None:
         if self.job is None:

@@ -6,6 +6,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QHBoxLayout,
@@ -74,6 +75,9 @@ class TrainPanel(QScrollArea):
         self.rank.setToolTip("Adapter rank: higher learns more and makes a bigger file")
         self.caption = QLineEdit()
         self.caption.setPlaceholderText("for images without a .txt caption (optional)")
+        self.text_encoder = QCheckBox("Also adapt the text encoder")
+        self.text_encoder.setToolTip("Adapters on the text encoder too: learns new words "
+                                     "better, a bigger file")
         form = QFormLayout()
         self.form = form
         folder_row = QHBoxLayout()
@@ -87,6 +91,7 @@ class TrainPanel(QScrollArea):
         form.addRow("Image size", self.size)
         form.addRow("Rank", self.rank)
         form.addRow("Caption", self.caption)
+        form.addRow("", self.text_encoder)
         column.addLayout(form)
         column.addLayout(self._buttons())
         self.status = QLabel(MODEL_HINT)
@@ -113,7 +118,8 @@ class TrainPanel(QScrollArea):
     def _show_kind(self) -> None:
         lora = self.lora
         for widget, shown in ((self.preset, not lora), (self.size, not lora),
-                              (self.rank, lora), (self.caption, lora)):
+                              (self.rank, lora), (self.caption, lora),
+                              (self.text_encoder, lora)):
             self.form.setRowVisible(widget, shown)
         if self.name.text() in ("my-model", "my-lora"):
             self.name.setText("my-lora" if lora else "my-model")
@@ -140,7 +146,7 @@ class TrainPanel(QScrollArea):
         self.cancel.setEnabled(running)
         self.pause.setText("Resume" if paused else "Pause")
         for widget in (self.what, self.folder, self.browse, self.name, self.preset, self.steps,
-                       self.size, self.rank, self.caption):
+                       self.size, self.rank, self.caption, self.text_encoder):
             widget.setEnabled(not running)
 
     def show_losses(self, losses: list[float]) -> None:
