@@ -38,6 +38,7 @@ def no_dialogs(monkeypatch):
     monkeypatch.setattr(QMessageBox, "exec", cancelled("QMessageBox.exec", 0))
     monkeypatch.setattr(QDialog, "exec", cancelled("QDialog.exec", 0))
     monkeypatch.setattr(QInputDialog, "getText", staticmethod(cancelled("getText", ("", False))))
+    monkeypatch.setattr(QDesktopServices, "openUrl", staticmethod(cancelled("openUrl", True)))
     return opened
 
 
@@ -79,3 +80,19 @@ def test_every_button_answers_without_raising_in_the_whole_app(qtbot, studio_win
     signals = window.property("engine_signals")
     qtbot.waitUntil(lambda: not window.runner.busy, timeout=60_000)  # a Generate click ran
     assert window.isVisible() and signals is not None
+
+
+def test_every_menu_action_answers_without_raising(qtbot, studio_window,  # noqa: F811
+                                                    no_dialogs):
+    window = studio_window
+    triggered = []
+    for menu_action in window.menuBar().actions():
+        menu = menu_action.menu()
+        for action in menu.actions() if menu is not None else []:
+            if action.isSeparator() or not action.isEnabled() or action.text() == "Quit":
+                continue
+            action.trigger()
+            qtbot.wait(5)
+            triggered.append(action.text())
+    assert len(triggered) >= 6 and window.isVisible()
+    assert "openUrl" in no_dialogs  # Open outputs folder asked the desktop, nothing else ran
