@@ -4,6 +4,7 @@ says what it needs, and none raises (pytest-qt fails a test on an exception in a
 from __future__ import annotations
 
 import pytest
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QDialog,
     QDockWidget,
