@@ -35,15 +35,17 @@ def test_a_drag_asks_for_outward_pixels_in_latent_cells(side, move, zoom, pixels
 
 
 def test_the_grown_rect_follows_the_side():
-    grown = extended_rect(IMAGE, "left", 20, 2.0)
+    grown = extended_rect(IMAGE, {"left": 20}, 2.0)
     assert (grown.left(), grown.right(), grown.height()) == (60, IMAGE.right(), 100)
+    both = extended_rect(IMAGE, {"right": 10, "bottom": 5}, 1.0)
+    assert (both.left(), both.right(), both.bottom()) == (100, 310, 155)
 
 
 def _point(rect: QRectF) -> QPoint:
     return QPoint(round(rect.center().x()), round(rect.center().y()))
 
 
-def test_dragging_the_right_handle_sets_the_extend_field(editing):  # noqa: F811
+def test_dragging_the_right_handle_sets_the_extend_field(qtbot, editing):  # noqa: F811
     window = editing
     canvas, box = window.canvas, window.edit_panel.outpaint
     assert canvas.extend_handles and canvas.painting
@@ -59,5 +61,14 @@ def test_dragging_the_right_handle_sets_the_extend_field(editing):  # noqa: F811
     assert seen == [("right", 64)] and box.side_boxes["right"].value() == 64
     assert "right 64 px" in window.notice.label.text()
     assert (canvas.mask.to_numpy() == before).all()  # the brush did not paint
+    assert canvas.pending_extend["right"] == 64  # outlined until Extend uses it
+    box.side_boxes["top"].setValue(16)
+    assert canvas.pending_extend == {"left": 0, "right": 64, "top": 16, "bottom": 0}
+    window.panel.steps.setValue(2)
+    with qtbot.waitSignal(window.property("engine_signals").finished, timeout=90_000):
+        QTest.mouseClick(box.extend_button, Qt.MouseButton.LeftButton)
+        assert all(b.value() == 0 for b in box.side_boxes.values())
+        assert not any(canvas.pending_extend.values())
+    assert window.edit.source.size == (window.gallery.results[-1].image.size)
     window.tabs.setCurrentWidget(window.panel)
     assert not canvas.extend_handles  # only on the Edit tab

@@ -60,6 +60,7 @@ class ImageCanvas(QWidget):
         self.region_preview: tuple[QImage, QRect] | None = None
         self._extend_handles = False  # outpaint handles on the border (the Edit tab's)
         self._extend_drag: tuple[str, QPointF, int] | None = None  # side, start, pixels
+        self.pending_extend: dict[str, int] = {}  # the Extend fields: outlined until used
         self._stroke_last: QPointF | None = None
         self._cursor_pos: QPointF | None = None
         self._space_down = False
@@ -139,10 +140,15 @@ class ImageCanvas(QWidget):
         if self.image is None or self.image.isNull():
             return
         margin = 24 + (2 * extend_handles.ROOM if self._extend_handles else 0)
-        scale_w = (self.width() - margin) / self.image.width()
-        scale_h = (self.height() - margin) / self.image.height()
-        self._set_zoom(max(_MIN_ZOOM, min(scale_w, scale_h)))
-        self.offset = QPointF(0, 0)
+        grow = {k: max(0, v) for k, v in self.pending_extend.items()} \
+            if self._extend_handles else {}
+        wide = self.image.width() + grow.get("left", 0) + grow.get("right", 0)
+        high = self.image.height() + grow.get("top", 0) + grow.get("bottom", 0)
+        zoom = max(_MIN_ZOOM, min((self.width() - margin) / wide, (self.height() - margin) / high))
+        self._set_zoom(zoom)
+        # centre the canvas the pending extension would make, not only the image
+        self.offset = QPointF((grow.get("left", 0) - grow.get("right", 0)) * zoom / 2,
+                              (grow.get("top", 0) - grow.get("bottom", 0)) * zoom / 2)
         self.update()
 
     def set_actual_size(self) -> None:
@@ -384,22 +390,34 @@ class ImageCanvas(QWidget):
             painter.drawEllipse(self._cursor_pos, r, r)
 
     def _paint_extend_handles(self, painter: QPainter, rect: QRectF) -> None:
-        """The four border tabs; while one is dragged, the grown canvas and its size."""
+        """The four border tabs, the canvas the Extend fields would make (dashed) and, while a
+        tab is dragged, its size beside the cursor."""
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(QColor(0, 0, 0, 200), 1))
         painter.setBrush(QColor(235, 235, 235, 230))
         for handle in extend_handles.handle_rects(rect).values():
             painter.drawRoundedRect(handle, 3, 3)
-        if self._extend_drag is None or not self._extend_drag[2]:
+        sides = {k: v for k, v in self.pending_extend.items() if v > 0}
+        if self._extend_drag is not None and self._extend_drag[2]:
+            sides[self._extend_drag[0]] = self._extend_drag[2]
+        if not sides:
             return
-        side, _, pixels = self._extend_drag
-        grown = extend_handles.extended_rect(rect, side, pixels, self.zoom)
+        grown = extend_handles.extended_rect(rect, sides, self.zoom)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         for color, style in ((QColor(0, 0, 0, 200), Qt.PenStyle.SolidLine),
                              (QColor(255, 255, 255, 230), Qt.PenStyle.DashLine)):
             painter.setPen(QPen(color, 1.5, style))
             painter.drawRect(grown)
-        self._paint_drag_label(painter, f"{side} +{pixels} px")
+        if self._extend_drag is not None and self._extend_drag[2]:
+            side, _, pixels = self._extend_drag
+            self._paint_drag_label(painter, f"{side} +{pixels} px")
+
+    def set_pending_extend(self, sides: dict[str, int]) -> None:
+        """Outline the canvas the Extend fields would make (an empty dict: none)."""
+        self.pending_extend = dict(sides)
+        if self._fit_mode:
+            self.fit()  # the outline fits in view
+        self.update()
 
     def _paint_drag_label(self, painter: QPainter, text: str) -> None:
         """`text` in a dark box beside the cursor, kept inside the widget."""

@@ -46,16 +46,8 @@ def dragged_pixels(side: str, start: QPointF, now: QPointF, zoom: float) -> int:
     return min(MAX_SIDE_EXTEND, int(round(pixels / SNAP)) * SNAP)
 
 
-def extended_rect(image: QRectF, side: str, pixels: int, zoom: float) -> QRectF:
-    """`image` grown by `pixels` image px on `side` (widget coordinates)."""
-    grow = pixels * zoom
-    left, top, right, bottom = image.left(), image.top(), image.right(), image.bottom()
-    if side == "left":
-        left -= grow
-    elif side == "right":
-        right += grow
-    elif side == "top":
-        top -= grow
-    else:
-        bottom += grow
-    return QRectF(QPointF(left, top), QPointF(right, bottom))
+def extended_rect(image: QRectF, sides: dict[str, int], zoom: float) -> QRectF:
+    """`image` grown by `sides` (side -> image px; missing sides 0), in widget coordinates."""
+    grow = {side: sides.get(side, 0) * zoom for side in SIDES}
+    return QRectF(QPointF(image.left() - grow["left"], image.top() - grow["top"]),
+                  QPointF(image.right() + grow["right"], image.bottom() + grow["bottom"]))

@@ -42,12 +42,17 @@ class OutpaintController(QObject):
         self.jobs: set[int] = set()
         box.extend_requested.connect(self.extend)
         edit.canvas.extend_dragged.connect(self._on_handle_dragged)
+        for side_box in box.side_boxes.values():
+            side_box.valueChanged.connect(lambda _: self._show_pending())
         signals = edit.runner.signals
         for signal in (signals.failed, signals.cancelled):
             signal.connect(lambda job, *_: self._on_stopped(job))
         signals.result.connect(self._on_result)
         signals.finished.connect(lambda job, *_: self.jobs.discard(job))
         self.source_label = source_label
+
+    def _show_pending(self) -> None:
+        self.edit.canvas.set_pending_extend(self.box.sides().as_dict())
 
     def _on_handle_dragged(self, side: str, pixels: int) -> None:
         """A border handle was dragged: that side's field takes the size; Extend runs it."""
@@ -84,6 +89,8 @@ class OutpaintController(QObject):
             return None
         self.jobs.add(job_id)
         self.edit.edit_jobs.add(job_id)
+        for side_box in self.box.side_boxes.values():
+            side_box.setValue(0)  # used: the outline of a pending extension goes
         sides = request.outpaint_sides
         canvas = self.edit.canvas
         canvas.set_image(qimage_from_pil(extend_image(source, sides, request.outpaint_fill,
