@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 
 from studio.core.backend import request_kind, request_summary
 from studio.core.request_codec import decode_request, encode_request
-from studio.core.train_request import LoraDone, LoraTrainRequest
+from studio.core.train_request import LoraDone, LoraTrainRequest, TrainRequest
 from tests.test_ui import studio_window  # noqa: F401 - the fixture
 
 TINY_RUN = dict(lr=0.05, batch_size=2)
@@ -112,3 +112,25 @@ def test_a_lora_request_is_a_train_job_that_survives_the_queue_file():
                                (("lr", 0.01),))
     assert request_kind(request) == "train" and request_summary(request) == "LoRA ink (40 steps)"
     assert decode_request(encode_request(request)) == request
+
+
+def test_a_new_run_never_replaces_an_earlier_lora_or_model(studio_window, magenta,  # noqa: F811
+                                                           tmp_path):
+    window = studio_window
+    controller, panel = _lora_panel(window, magenta, tmp_path / "loras", steps=4)
+    (tmp_path / "loras").mkdir()
+    for name in ("ink", "ink-2"):
+        (tmp_path / "loras" / f"{name}.safetensors").write_bytes(b"an earlier LoRA")
+    submitted = []
+    controller.runner.submit = lambda request: submitted.append(request) or 7
+    panel.name.setText("ink")
+    assert controller.start()
+    assert submitted[-1].name == "ink-3" and "as ink-3 (ink exists)" in panel.status.text()
+    controller.models_dir = tmp_path / "models"
+    (tmp_path / "models" / "squares").mkdir(parents=True)
+    panel.what.setCurrentIndex(panel.what.findData("model"))
+    panel.name.setText("squares")
+    controller.job = None
+    assert controller.start()
+    assert isinstance(submitted[-1], TrainRequest) and submitted[-1].name == "squares-2"
+    assert (tmp_path / "loras" / "ink.safetensors").read_bytes() == b"an earlier LoRA"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
@@ -34,9 +35,19 @@ def default_loras_dir() -> Path:
     return default_data_dir() / "loras"
 
 
-def safe_name(text: str) -> str:
+def safe_name(text: str, default: str = "my-model") -> str:
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", text.strip()).strip("-.")
-    return name or "my-model"
+    return name or default
+
+
+def free_name(name: str, taken: Callable[[str], bool]) -> str:
+    """`name`, or `name-2`, `name-3`… the first that is not `taken`: a new run never
+    replaces an earlier model or LoRA."""
+    candidate, number = name, 1
+    while taken(candidate):
+        number += 1
+        candidate = f"{name}-{number}"
+    return candidate
 
 
 class TrainController(QObject):
@@ -94,8 +105,14 @@ class TrainController(QObject):
             return False
         self.losses, self.result, self.paused = [], None, False
         self.panel.set_running(True)
-        self.panel.status.setText("Queued: loads the images and encodes them with the VAE…")
+        wanted = self._wanted_name()
+        renamed = f" as {request.name} ({wanted} exists)" if request.name != wanted else ""
+        self.panel.status.setText(f"Queued{renamed}: loads the images and encodes them with "
+                                  "the VAE…")
         return True
+
+    def _wanted_name(self) -> str:
+        return safe_name(self.panel.name.text(), "my-lora" if self.panel.lora else "my-model")
 
     def _model_request(self, folder: str, overrides: dict) -> TrainRequest | None:
         vae = self._vae()
@@ -103,8 +120,9 @@ class TrainController(QObject):
             self.panel.status.setText("Select a latent (VAE) model in the picker: its VAE is "
                                       "reused.")
             return None
-        return TrainRequest(folder, str(vae), str(self.models_dir),
-                            safe_name(self.panel.name.text()), self.panel.preset.currentText(),
+        name = free_name(self._wanted_name(), lambda n: (self.models_dir / n).exists())
+        return TrainRequest(folder, str(vae), str(self.models_dir), name,
+                            self.panel.preset.currentText(),
                             self.panel.steps.value(), self.panel.size.value(),
                             tuple(overrides.items()))
 
@@ -114,7 +132,8 @@ class TrainController(QObject):
             self.panel.status.setText("Select the model to adapt in the picker (a diffusers "
                                       "model folder).")
             return None
-        name = safe_name(self.panel.name.text()) if self.panel.name.text().strip() else "my-lora"
+        name = free_name(self._wanted_name(),
+                         lambda n: (self.loras_dir / f"{n}.safetensors").exists())
         return LoraTrainRequest(folder, str(entry.path), str(self.loras_dir), name,
                                 self.panel.steps.value(), self.panel.rank.value(),
                                 self.panel.caption.text().strip(),
