@@ -131,3 +131,12 @@ def test_studio_help_still_imports_no_torch():
              "except SystemExit:\n pass\nprint('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
     assert done.stdout.strip().endswith("False")
+
+
+def test_cli_never_replaces_an_existing_lora_unless_asked(squares, tmp_path, capsys):
+    out = tmp_path / "ink.safetensors"
+    out.write_bytes(b"an earlier LoRA")
+    code = main(["train", "lora", "--data", str(squares), "--out", str(out), "--steps", "1"])
+    assert code == 2 and out.read_bytes() == b"an earlier LoRA"
+    err = capsys.readouterr().err
+    assert "exists; choose another --out or add --overwrite" in err and "Traceback" not in err

@@ -118,6 +118,7 @@ def _lora_arguments(parser: argparse.ArgumentParser) -> None:
     add("--work", default="", help="run folder for config.json and log.jsonl "
                                    "(default: runs/lora/NAME)")
     add("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    add("--overwrite", action="store_true", help="replace an existing --out file")
     parser.set_defaults(func=_run_lora)
 
 
@@ -126,6 +127,10 @@ def _run_lora(args: argparse.Namespace) -> int:
 
     from studio.training.lora import LoraTrainConfig, train_lora
 
+    if Path(args.out).exists() and not args.overwrite:
+        print(f"studio: error: {args.out} exists; choose another --out or add --overwrite",
+              file=sys.stderr)
+        return 2
     values = {k: v for k, v in vars(args).items() if k in LoraTrainConfig.__dataclass_fields__}
     values = {k: v for k, v in values.items() if v is not None}
     start = time.monotonic()
