@@ -41,6 +41,9 @@ def test_the_frame_paints_first_then_holds_the_whole_studio(qtbot, tmp_path):
         assert launch.window.isVisible() and not launch.window.isWindow()
         assert launch.window.window() is launch.frame
         assert launch.frame.windowTitle() == "Studio"
+        menus = [a.text().replace("&", "") for a in launch.frame.menuBar().actions()]
+        assert menus == ["File", "Settings", "View", "History", "Help"]  # the frame's own
+        assert launch.window.menuWidget() is None
         assert [launch.window.tabs.tabText(i) for i in range(launch.window.tabs.count())] == [
             "Generate", "Edit", "Upscale", "Explore", "Train"]
         launch.frame.resize(1100, 500)  # (the offscreen screen is narrower: width is clamped)

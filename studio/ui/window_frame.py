@@ -60,9 +60,12 @@ class WindowFrame(QMainWindow):
             self.resize(*DEFAULT_SIZE)
 
     def set_content(self, content: QWidget) -> None:
-        """Show `content` (a top-level widget not yet shown) inside the frame."""
+        """Show `content` (a top-level widget not yet shown) inside the frame; a main
+        window's menu bar becomes the frame's (the application's, native on macOS)."""
         from PySide6.QtCore import Qt
 
+        if isinstance(content, QMainWindow) and content.menuWidget() is not None:
+            self.setMenuBar(content.menuBar())  # built already: moved, not re-created
         content.setWindowFlags(Qt.WindowType.Widget)
         self.content = content
         self.setCentralWidget(content)  # the note is deleted
