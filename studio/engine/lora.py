@@ -27,6 +27,7 @@ from studio.core.lora import (
     lora_folders,
     parse_lora_tags,
 )
+from studio.engine.messages import error_line
 
 log = logging.getLogger(__name__)
 StatusCallback = Callable[[str], None]
@@ -123,7 +124,7 @@ def _load_adapter(pipe, wanted: _Wanted) -> None:  # noqa: ANN001
     try:
         state = load_file(str(wanted.path))
     except Exception as exc:  # noqa: BLE001 - a corrupt file, whatever safetensors raises
-        raise LoraError(f"LoRA {name!r}: {wanted.path.name} cannot be read ({_line(exc)})"
+        raise LoraError(f"LoRA {name!r}: {wanted.path.name} cannot be read ({error_line(exc)})"
                         ) from None
     try:
         pipe.load_lora_weights(state, adapter_name=wanted.adapter)
@@ -141,7 +142,7 @@ def _mismatch(exc: Exception) -> str:
                       r"with shape torch\.Size\((\[[^]]*\])\) from checkpoint, the shape in "
                       r"current model is torch\.Size\((\[[^]]*\])\)", text)
     if match is None:
-        return _line(exc)
+        return error_line(exc)
     count = text.count("size mismatch")
     layer, theirs, ours = match.groups()
     return (f"{count} layer shape(s) differ, e.g. {layer}: {theirs} in the LoRA, {ours} in the "
@@ -161,19 +162,13 @@ def _forget(pipe, adapter: str, keep: bool) -> None:  # noqa: ANN001
 
 def _refuse(exc: Exception, skip_bad: bool, on_status: StatusCallback | None) -> None:
     if not skip_bad:
-        raise LoraSkippable(str(exc) if isinstance(exc, LoraError) else _line(exc)) from None
+        raise LoraSkippable(str(exc) if isinstance(exc, LoraError) else error_line(exc)) from None
     log.warning("skipping LoRA: %s", exc)
     if on_status is not None:
-        on_status(f"Skipped: {_line(exc)}")
+        on_status(f"Skipped: {error_line(exc)}")
 
 
 def _weights(tag: LoraTag) -> float | dict[str, float]:
     if tag.unet_weight is None:
         return tag.weight
     return {"unet": tag.unet, "text_encoder": tag.weight, "text_encoder_2": tag.weight}
-
-
-def _line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
-    return line if len(line) <= 300 else line[:297] + "…"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from studio.engine.messages import error_line
 from studio.engine.pipelines import ModelLoadError
 
 INPAINTING = "Inpainting"  # spandrel's `purpose` of LaMa, MAT and the like
@@ -25,14 +26,14 @@ def load_spandrel_model(path: Path, device: str, what: str) -> object:
     except Exception as exc:  # noqa: BLE001 - missing, or its torchvision does not import
         raise ModelLoadError(
             f"{what} need the optional `spandrel` package, which is not installed or cannot "
-            f"be imported ({_line(exc)}). Install it with: pip install spandrel"
+            f"be imported ({error_line(exc)}). Install it with: pip install spandrel"
         ) from None
     state = read_weights(path)
     try:
         state = spandrel.canonicalize_state_dict(state)
         descriptor = spandrel.ModelLoader().load_from_state_dict(state)
     except Exception as exc:  # noqa: BLE001 - an unknown architecture, a broken file
-        raise ModelLoadError(f"spandrel could not load {path.name}: {_line(exc)}") from None
+        raise ModelLoadError(f"spandrel could not load {path.name}: {error_line(exc)}") from None
     return descriptor.to(device).eval()
 
 
@@ -45,7 +46,7 @@ def read_weights(path: Path) -> dict:
     except FileNotFoundError:
         raise ModelLoadError(f"Model file not found: {path}") from None
     except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"Model file not usable: {path} ({_line(exc)})") from None
+        raise ModelLoadError(f"Model file not usable: {path} ({error_line(exc)})") from None
     if path.suffix.lower() == ".safetensors":
         from safetensors.torch import load_file
 
@@ -53,7 +54,7 @@ def read_weights(path: Path) -> dict:
             return load_file(str(path))
         except Exception as exc:  # noqa: BLE001 - whatever a corrupt file raises
             raise ModelLoadError(f"{path.name} is not a readable safetensors file "
-                                 f"({_line(exc)})") from None
+                                 f"({error_line(exc)})") from None
     from studio.training.common import CheckpointError, load_checkpoint
 
     try:
@@ -63,8 +64,3 @@ def read_weights(path: Path) -> dict:
     if state is None:
         raise ModelLoadError(f"Model file not found: {path}")
     return state
-
-
-def _line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
