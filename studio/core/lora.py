@@ -109,11 +109,18 @@ def format_tag(name: str, weight: float = 1.0) -> str:
 
 
 # ----- folders and files --------------------------------------------------------------------
+def user_loras_dir() -> Path:
+    """The user's own LoRA folder (`$STUDIO_DATA/loras`): always searched, and where the
+    Train tab writes new LoRAs."""
+    from studio.core.paths import default_data_dir
+
+    return default_data_dir() / "loras"
+
+
 def lora_folders(model_path: Path | str | None = None,
                  model_dirs: Iterable[Path] | None = None) -> list[Path]:
     """The folders searched for LoRA files, in lookup order (existing or not, no repeats)."""
     from studio.core.models import EMBEDDED_MODELS_DIR
-    from studio.core.paths import default_data_dir
 
     env = [Path(p).expanduser() for p in os.environ.get("STUDIO_LORAS", "").split(os.pathsep)
            if p]
@@ -124,8 +131,7 @@ def lora_folders(model_path: Path | str | None = None,
     if model_dirs is None:
         model_dirs = [EMBEDDED_MODELS_DIR, *(Path(p) for p in os.environ.get(
             "STUDIO_MODELS", "").split(os.pathsep) if p)]
-    folders = [*env, *near, *(Path(d) / "loras" for d in model_dirs),
-               default_data_dir() / "loras"]
+    folders = [*env, *near, *(Path(d) / "loras" for d in model_dirs), user_loras_dir()]
     unique: list[Path] = []
     for folder in folders:
         if folder not in unique:

@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QFileDialog, QTabWidget
 
+from studio.core.lora import user_loras_dir
 from studio.core.paths import default_data_dir
 from studio.core.train_request import (
     LoraDone,
@@ -28,11 +29,6 @@ from studio.ui.train_panel import TrainPanel
 
 def default_models_dir() -> Path:
     return default_data_dir() / "models"
-
-
-def default_loras_dir() -> Path:
-    """Where trained LoRAs go: a folder `<lora:NAME>` always searches (core.lora)."""
-    return default_data_dir() / "loras"
 
 
 def safe_name(text: str, default: str = "my-model") -> str:
@@ -58,7 +54,7 @@ class TrainController(QObject):
         super().__init__(tabs)
         self.models, self.runner = models, runner
         self.models_dir = models_dir or default_models_dir()
-        self.loras_dir = default_loras_dir()
+        self.loras_dir = user_loras_dir()
         self.panel = TrainPanel()
         self.job: int | None = None
         self.paused = False
