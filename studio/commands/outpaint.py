@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from studio.commands.edit import _common
+from studio.core.outpaint_sides import FILL_MODES
 
 if TYPE_CHECKING:
     from studio.commands.destinations import OutputPlan
     from studio.core.requests import GenerateRequest
 
-FILLS = ("edge", "mirror", "noise", "model")  # core.outpaint_sides.FILL_MODES (kept light)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for side in ("left", "right", "top", "bottom"):
         p.add_argument(f"--{side}", type=int, default=0, metavar="PX",
                        help=f"pixels to add on the {side} (0–2048)")
-    p.add_argument("--fill", choices=FILLS, default=None,
+    p.add_argument("--fill", choices=FILL_MODES, default=None,
                    help="pre-fill of the new area before generating (default: edge; model "
                         "with --fill-model)")
     p.add_argument("--fill-model", type=Path, default=None, metavar="FILE",
