@@ -9,13 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from studio.training.common import CheckpointError, load_checkpoint, save_checkpoint
 from studio.training.trainer import TrainConfig, Trainer
 from tests.hostile_helpers import run_guarded
-
-COLORS = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (30, 60, 220), "white": (250,) * 3}
+from tests.test_training import tiny_config as training_config
+from tests.test_training import tiny_data  # noqa: F401 - the fixture
 
 
 class _Exec:
@@ -63,25 +62,9 @@ def _evil_checkpoint(folder: Path, marker: Path, kind: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny")
-    for index in range(8):
-        name = list(COLORS)[index % 4]
-        Image.new("RGB", (8, 8), COLORS[name]).save(folder / f"{index:02d}.png")
-        (folder / f"{index:02d}.txt").write_text(f"{name} square")
-    return folder
-
-
 def tiny_config(data: Path, out: Path, **overrides: object) -> TrainConfig:
-    values: dict = dict(
-        data=str(data), out=str(out), vae=None, size=8, channels=(16, 32),
-        attention=(False, True), head_dim=8, text_hidden=16, text_layers=1, vocab_size=300,
-        batch_size=4, lr=3e-3, warmup=2, max_steps=2, sample_every=0, checkpoint_every=1000,
-        threads=1,
-    )
-    values.update(overrides)
-    return TrainConfig(**values)
+    """test_training's tiny run, 2 steps of batch 4 unless told otherwise."""
+    return training_config(data, out, **{"batch_size": 4, "max_steps": 2, **overrides})
 
 
 KINDS = ["exec-in-config", "os-system-top-level", "subprocess-in-state", "exec-beside-tensors"]
@@ -98,7 +81,8 @@ def test_load_checkpoint_refuses_code(tmp_path: Path, kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_resume_refuses_a_crafted_checkpoint(tiny_data: Path, tmp_path: Path, kind: str) -> None:
+def test_resume_refuses_a_crafted_checkpoint(
+        tiny_data: Path, tmp_path: Path, kind: str) -> None:  # noqa: F811 - test_training's fixture
     marker = tmp_path / "marker"
     _evil_checkpoint(tmp_path / "run", marker, kind)
     trainer = Trainer(tiny_config(tiny_data, tmp_path / "run"))
@@ -183,7 +167,8 @@ def test_saving_an_object_fails_at_save_time(tmp_path: Path) -> None:
     assert not (tmp_path / "checkpoint.pt").exists()
 
 
-def test_resume_of_a_real_checkpoint_still_works(tiny_data: Path, tmp_path: Path) -> None:
+def test_resume_of_a_real_checkpoint_still_works(
+        tiny_data: Path, tmp_path: Path) -> None:  # noqa: F811 - test_training's fixture
     first = Trainer(tiny_config(tiny_data, tmp_path / "run", max_steps=2))
     first.train()
     again = Trainer(tiny_config(tiny_data, tmp_path / "run", max_steps=2))
@@ -200,7 +185,8 @@ def _tiny_vae(folder: Path) -> Path:
     return folder
 
 
-def test_save_resume_export_round_trip_through_the_cli(tiny_data: Path, tmp_path: Path) -> None:
+def test_save_resume_export_round_trip_through_the_cli(
+        tiny_data: Path, tmp_path: Path) -> None:  # noqa: F811 - test_training's fixture
     from studio.cli import main
 
     vae = _tiny_vae(tmp_path / "vae")
