@@ -120,7 +120,4 @@ def _model_fill(ctx) -> ModelFillFn:  # noqa: ANN001
     """The context's inpainting-model pre-fill (the model stays loaded between jobs)."""
     from studio.engine.prefill import ModelFill
 
-    fill = ctx.caches.get("outpaint_fill")
-    if fill is None:
-        fill = ctx.caches["outpaint_fill"] = ModelFill(ctx.plan.device)
-    return fill  # type: ignore[return-value]
+    return ctx.caches.setdefault("outpaint_fill", ModelFill(ctx.plan.device))  # as "upscale"
